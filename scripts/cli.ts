@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/**
+ * The command line: `npm run cli -- <command>`. Each command is a thin main in
+ * scripts/commands/ over the core; errors a user can fix print one line and exit 2.
+ */
+import { Command } from 'commander';
+import { runMain } from './lib/main.ts';
+
+const program = new Command()
+  .name('wikipersona')
+  .description('WikiPersona Playground: build WikiPersona-style datasets, score preference pairs, evaluate prefix strategies.')
+  .showHelpAfterError();
+
+for (const command of await loadCommands()) program.addCommand(command);
+
+await runMain(() => program.parseAsync(process.argv));
+
+async function loadCommands(): Promise<Command[]> {
+  // Imported lazily so `--help` and light commands do not load ONNX Runtime.
+  const [{ makeTinyModelCommand }, { scoreCommand }] = await Promise.all([
+    import('./commands/makeTinyModel.ts'),
+    import('./commands/score.ts'),
+  ]);
+  return [makeTinyModelCommand(), scoreCommand()];
+}

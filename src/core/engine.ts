@@ -1,0 +1,109 @@
+/**
+ * The Engine contract every backend implements (Transformers.js, WebLLM, OpenAI-compatible
+ * HTTP) and the worker client too, so callers never know which one, or whether a worker, is
+ * behind it. Small required surface: generate, score, tokenize, info, dispose.
+ *
+ * `score` takes token ids, not strings: tokenization, the boundary rule and truncation live in
+ * the core (`scoringInput.ts`), so every engine scores exactly the same tokens.
+ */
+import { z } from 'zod';
+import type { CancelSignal } from './cancel.ts';
+import type { ChatMessage } from './chat.ts';
+
+export const EngineBackend = z.enum(['transformers', 'webllm', 'openai']);
+export type EngineBackend = z.infer<typeof EngineBackend>;
+
+export const ChatTemplateInfo = z.object({
+  name: z.string(),
+  /** Jinja source; absent for the built-in Zephyr template. */
+  source: z.string().optional(),
+  bosToken: z.string().optional(),
+  eosToken: z.string().optional(),
+});
+export type ChatTemplateInfo = z.infer<typeof ChatTemplateInfo>;
+
+export const EngineInfo = z.object({
+  backend: EngineBackend,
+  model: z.string(),
+  device: z.string(),
+  dtype: z.string().optional(),
+  contextWindow: z.number().int().positive(),
+  bosTokenId: z.number().int(),
+  eosTokenId: z.number().int(),
+  /** The chat template the engine applies to messages: Zephyr's, or the model's own Jinja source. */
+  chatTemplate: ChatTemplateInfo,
+  /** How `score` computes log-probs, reported with results (e.g. "one-pass", "forced-decode"). */
+  scoringMethod: z.string(),
+});
+export type EngineInfo = z.infer<typeof EngineInfo>;
+
+export const LoadStage = z.enum(['fetch', 'compile', 'init', 'warmup', 'ready']);
+export type LoadStage = z.infer<typeof LoadStage>;
+
+/** One progress type onto which every backend's load reports map. */
+export const LoadProgress = z.object({
+  stage: LoadStage,
+  /** 0..1 when known. */
+  fraction: z.number().min(0).max(1).optional(),
+  loadedBytes: z.number().nonnegative().optional(),
+  totalBytes: z.number().nonnegative().optional(),
+  file: z.string().optional(),
+  text: z.string(),
+});
+export type LoadProgress = z.infer<typeof LoadProgress>;
+
+export const GenerateOptions = z.object({
+  maxNewTokens: z.number().int().positive().default(256),
+  /** 0 means greedy decoding. */
+  temperature: z.number().min(0).default(1),
+  topK: z.number().int().nonnegative().default(0),
+  topP: z.number().gt(0).max(1).default(1),
+  seed: z.number().int().optional(),
+});
+export type GenerateOptions = z.infer<typeof GenerateOptions>;
+export type GenerateOptionsInput = z.input<typeof GenerateOptions>;
+
+export const FinishReason = z.enum(['eos', 'length', 'aborted']);
+export type FinishReason = z.infer<typeof FinishReason>;
+
+export const GenerateResult = z.object({
+  text: z.string(),
+  tokenIds: z.array(z.number().int()),
+  promptTokenCount: z.number().int().nonnegative(),
+  finishReason: FinishReason,
+  /** The exact prompt string the model saw, chat template applied. */
+  prompt: z.string(),
+});
+export type GenerateResult = z.infer<typeof GenerateResult>;
+
+export const ScoreRequest = z.object({
+  /** Conditioning tokens shared by all continuations (BOS included): computed once. */
+  promptIds: z.array(z.number().int()).min(1),
+  continuations: z.array(z.array(z.number().int()).min(1)).min(1),
+});
+export type ScoreRequest = z.infer<typeof ScoreRequest>;
+
+export const ScoreResult = z.object({
+  /** Per continuation, per token: log p(token | prompt, earlier continuation tokens), teacher-forced. */
+  logprobs: z.array(z.array(z.number())),
+  method: z.string(),
+});
+export type ScoreResult = z.infer<typeof ScoreResult>;
+
+export type TokenListener = (text: string) => void;
+
+export interface Engine {
+  readonly info: EngineInfo;
+  generate(
+    messages: readonly ChatMessage[],
+    options: GenerateOptionsInput,
+    onToken?: TokenListener,
+    signal?: CancelSignal,
+  ): Promise<GenerateResult>;
+  score(request: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult>;
+  /** Token ids of `text` with no special tokens added. */
+  tokenize(text: string): Promise<number[]>;
+  dispose(): Promise<void>;
+}
+
+export type ProgressListener = (progress: LoadProgress) => void;
