@@ -1,0 +1,7 @@
+/** Vitest global setup: generates the shared fixtures once per run (deterministic, seeded). */
+import { ensureTinyModel } from './tinyModelFixture.ts';
+
+export default async function setup(): Promise<void> {
+  // Fixture generators register here as they land (tiny model, demo pairs).
+  await ensureTinyModel();
+}
