@@ -87,6 +87,8 @@ export const ScoreResult = z.object({
   /** Per continuation, per token: log p(token | prompt, earlier continuation tokens), teacher-forced. */
   logprobs: z.array(z.array(z.number())),
   method: z.string(),
+  /** Token positions run through the model for this request (cost accounting), when the engine knows. */
+  forwardTokens: z.number().int().nonnegative().optional(),
 });
 export type ScoreResult = z.infer<typeof ScoreResult>;
 
