@@ -9,9 +9,10 @@ import { runMain } from './lib/main.ts';
 const program = new Command()
   .name('wikipersona')
   .description('WikiPersona Playground: build WikiPersona-style datasets, score preference pairs, evaluate prefix strategies.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
-for (const command of await loadCommands()) program.addCommand(command);
+for (const command of await loadCommands()) program.addCommand(command.exitOverride());
 
 await runMain(() => program.parseAsync(process.argv));
 
