@@ -18,9 +18,10 @@ await runMain(() => program.parseAsync(process.argv));
 
 async function loadCommands(): Promise<Command[]> {
   // Imported lazily so `--help` and light commands do not load ONNX Runtime.
-  const [{ makeTinyModelCommand }, { scoreCommand }] = await Promise.all([
+  const [{ makeTinyModelCommand }, { scoreCommand }, { serveCommand }] = await Promise.all([
     import('./commands/makeTinyModel.ts'),
     import('./commands/score.ts'),
+    import('./commands/serve.ts'),
   ]);
-  return [makeTinyModelCommand(), scoreCommand()];
+  return [makeTinyModelCommand(), scoreCommand(), serveCommand()];
 }

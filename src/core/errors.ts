@@ -20,6 +20,8 @@ export const ErrorCode = z.enum([
   'not-loaded',
   'aborted',
   'unsupported',
+  /** A remote service kept failing after retries. */
+  'unavailable',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

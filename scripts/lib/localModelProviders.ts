@@ -1,0 +1,166 @@
+/**
+ * Local Transformers.js models for the dataset build: a sentence embedder (feature-extraction
+ * pipeline, mean pooling over the attention mask, L2 normalisation) and a reward model scored by
+ * its raw logit.
+ *
+ * Reward models: the text-classification pipeline applies a softmax, so a single-logit reward
+ * model would score 1.0 for everything; the logits are read from the model directly instead.
+ * Encoder reward models load as AutoModelForSequenceClassification and run in batches; decoder
+ * reward models (Transformers.js has no Llama sequence-classification class; their config names an
+ * unknown model_type) load through AutoModel and run one item at a time, so left padding can
+ * never decide which position the score head reads. The input text follows the authors' code: the
+ * reward tokenizer's chat template over [user question, assistant answer] with the BOS string
+ * removed (tokenization adds it back); a tokenizer without a template gets a text pair.
+ *
+ * Failures handled: missing model files (named before loading), a reward model with more than one logit, outputs
+ * of the wrong shape, cancellation between batches.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  AutoModel,
+  AutoModelForSequenceClassification,
+  AutoTokenizer,
+  env,
+  pipeline,
+  type FeatureExtractionPipeline,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+  type Tensor,
+} from '@huggingface/transformers';
+import { throwIfCancelled } from '../../src/core/cancel.ts';
+import { AppError } from '../../src/core/errors.ts';
+import type { EmbeddingProvider, RewardProvider } from '../../src/core/providers.ts';
+import { assertModelFolder } from './localEngine.ts';
+import type { LocalModelProviderOptions } from './providers.ts';
+
+const DEFAULT_EMBED_BATCH = 32;
+const DEFAULT_REWARD_BATCH = 16;
+
+interface Located {
+  path: string;
+  isFolder: boolean;
+}
+
+/** A folder is checked and read in place (never from a stale file cache); anything else is a hub id. */
+function locate(model: string, dtype: string): Located {
+  const folder = resolve(model);
+  const isFolder = existsSync(folder) && statSync(folder).isDirectory();
+  // Named up front: Transformers.js fails on a missing tokenizer config with a bare TypeError.
+  if (isFolder) assertModelFolder(folder, dtype);
+  env.allowLocalModels = true;
+  if (isFolder) env.useFSCache = false;
+  return { path: isFolder ? folder : model, isFolder };
+}
+
+function loadError(model: string, error: unknown): AppError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/not found|could not locate|ENOENT|404|local_files_only/i.test(message)) {
+    return new AppError('model-files-missing', `Model files not found for "${model}": expected config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx (${message}).`);
+  }
+  return new AppError('internal', `Loading "${model}" failed: ${message}`);
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
+export async function loadLocalEmbedder(model: string, options: LocalModelProviderOptions): Promise<EmbeddingProvider & { dispose(): Promise<void> }> {
+  const { path, isFolder } = locate(model, options.dtype ?? 'fp32');
+  let extractor: FeatureExtractionPipeline;
+  try {
+    extractor = (await pipeline('feature-extraction', path, {
+      device: options.device ?? 'cpu',
+      dtype: options.dtype ?? 'fp32',
+      local_files_only: isFolder,
+    })) as FeatureExtractionPipeline;
+  } catch (error) {
+    throw loadError(model, error);
+  }
+  const batchSize = options.batchSize ?? DEFAULT_EMBED_BATCH;
+  return {
+    id: `local:${path}`,
+    async embed(texts, signal) {
+      const vectors: number[][] = [];
+      for (const batch of chunks(texts, batchSize)) {
+        throwIfCancelled(signal);
+        const output = await extractor([...batch], { pooling: 'mean', normalize: true });
+        const [rows, width] = output.dims as [number, number];
+        if (output.dims.length !== 2 || rows !== batch.length) throw new AppError('internal', `The embedder returned shape [${output.dims.join(', ')}] for ${batch.length} texts.`);
+        const data = output.data as Float32Array;
+        for (let row = 0; row < rows; row++) vectors.push(Array.from(data.subarray(row * width, (row + 1) * width)));
+        output.dispose();
+      }
+      return vectors;
+    },
+    dispose: () => extractor.dispose(),
+  };
+}
+
+type RewardModel = PreTrainedModel & ((inputs: Record<string, unknown>) => Promise<{ logits?: Tensor }>);
+
+export async function loadLocalRewardModel(model: string, options: LocalModelProviderOptions): Promise<RewardProvider & { dispose(): Promise<void> }> {
+  const { path, isFolder } = locate(model, options.dtype ?? 'fp32');
+  const loadOptions = { device: options.device ?? 'cpu', dtype: options.dtype ?? 'fp32', local_files_only: isFolder } as const;
+  let tokenizer: PreTrainedTokenizer;
+  let reward: RewardModel;
+  let batched = true;
+  try {
+    tokenizer = await AutoTokenizer.from_pretrained(path, { local_files_only: isFolder });
+    try {
+      reward = (await AutoModelForSequenceClassification.from_pretrained(path, loadOptions)) as RewardModel;
+    } catch (error) {
+      // No sequence-classification class for this model_type (decoder reward models): the base class runs the graph as is.
+      if (!/unsupported model type|unknown model class/i.test(error instanceof Error ? error.message : String(error))) throw error;
+      reward = (await AutoModel.from_pretrained(path, loadOptions)) as RewardModel;
+      batched = false;
+    }
+  } catch (error) {
+    throw error instanceof AppError ? error : loadError(model, error);
+  }
+
+  const template = (tokenizer as unknown as { chat_template?: unknown }).chat_template;
+  const bos = (tokenizer as unknown as { bos_token?: string | null }).bos_token ?? '';
+  const render = (question: string, answer: string): string => {
+    const text = tokenizer.apply_chat_template(
+      [
+        { role: 'user', content: question },
+        { role: 'assistant', content: answer },
+      ],
+      { tokenize: false, add_generation_prompt: false },
+    ) as string;
+    return bos && text.startsWith(bos) ? text.slice(bos.length) : text;
+  };
+  const batchSize = batched ? (options.batchSize ?? DEFAULT_REWARD_BATCH) : 1;
+
+  return {
+    id: `local:${path}`,
+    async score(items, signal) {
+      const rewards: number[] = [];
+      for (const batch of chunks(items, batchSize)) {
+        throwIfCancelled(signal);
+        const inputs =
+          typeof template === 'string'
+            ? tokenizer(batch.map((item) => render(item.question, item.answer)), { padding: true, truncation: true })
+            : tokenizer(
+                batch.map((item) => item.question),
+                { text_pair: batch.map((item) => item.answer), padding: true, truncation: true },
+              );
+        const output = await reward(inputs as unknown as Record<string, unknown>);
+        const logits = output.logits;
+        if (!logits) throw new AppError('unsupported', `${model} returned no logits: a reward model must output logits [batch, 1].`);
+        const [rows, labels] = logits.dims as [number, number];
+        if (logits.dims.length !== 2 || rows !== batch.length) throw new AppError('unsupported', `${model} returned logits of shape [${logits.dims.join(', ')}] for ${batch.length} items.`);
+        if (labels !== 1) throw new AppError('unsupported', `${model} has ${labels} output labels: a reward model has exactly one (its logit is the reward).`);
+        for (const value of logits.data as Float32Array) rewards.push(value);
+        logits.dispose();
+      }
+      return rewards;
+    },
+    dispose: async () => {
+      await reward.dispose();
+    },
+  };
+}
