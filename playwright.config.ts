@@ -1,11 +1,17 @@
 /**
- * Playwright in real Chromium, hermetic: the page is served by `vite preview` on 127.0.0.1.
+ * Playwright in real Chromium, hermetic: pages are served by `vite preview` on 127.0.0.1.
  * Debian's chromium (/usr/bin/chromium, or CHROMIUM_PATH) is used where present, since these
  * machines cannot download Playwright's browser; elsewhere Playwright's own browser is used.
  * WebGPU runs through SwiftShader on a localhost page with --enable-unsafe-webgpu.
+ *
+ * Two servers: the release build (the page as users get it) on PORT, and the test build
+ * (PLAYGROUND_TEST_BUILD=1: the worker harness page, the tiny model under models/, the test-only
+ * crash request) on TEST_BUILD_PORT, built into .cache/e2e-dist so it can never be mistaken for a
+ * release in dist/.
  */
 import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
+import { HARNESS_PATH, TEST_BUILD_DIR, TEST_BUILD_PORT, TEST_BUILD_URL } from './tests/e2e/testBuild.ts';
 
 const PORT = 4173;
 const systemChromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((path) => path && existsSync(path));
@@ -13,6 +19,9 @@ const systemChromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((pa
 export default defineConfig({
   testDir: 'tests/e2e',
   outputDir: 'test-results',
+  // Generates the tiny model fixture the Node-side checks load (the test build makes sure of it too,
+  // because Playwright starts web servers before global setup).
+  globalSetup: './tests/e2e/globalSetup.ts',
   timeout: 180_000,
   workers: 1,
   reporter: process.env.CI ? [['list']] : [['list'], ['html', { open: 'never' }]],
@@ -32,10 +41,19 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `npm run build && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
-    url: `http://127.0.0.1:${PORT}/`,
-    reuseExistingServer: !process.env.CI,
-    timeout: 180_000,
-  },
+  webServer: [
+    {
+      command: `npm run build && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+      url: `http://127.0.0.1:${PORT}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 180_000,
+    },
+    {
+      command: `npx vite build --outDir ${TEST_BUILD_DIR} --emptyOutDir && npx vite preview --outDir ${TEST_BUILD_DIR} --host 127.0.0.1 --port ${TEST_BUILD_PORT} --strictPort`,
+      env: { PLAYGROUND_TEST_BUILD: '1' },
+      url: `${TEST_BUILD_URL}${HARNESS_PATH}`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 300_000,
+    },
+  ],
 });

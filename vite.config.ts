@@ -1,12 +1,173 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { copyFile, cp, mkdir } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { defineConfig } from 'vite';
+import { defineConfig, type Connect, type Plugin } from 'vite';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * `PLAYGROUND_TEST_BUILD=1 vite build` makes the build the browser tests run against: it adds the
+ * worker test harness page (tests/e2e/harness/worker.html), copies the generated tiny model to
+ * `models/tiny-llama/`, and lets the worker accept the test-only `crash` request. Releases never set it.
+ */
+const testBuild = process.env.PLAYGROUND_TEST_BUILD === '1';
+
+/**
+ * ONNX Runtime's runtime files, which @huggingface/transformers 4.3.2's web build (it imports
+ * onnxruntime-web/webgpu) loads by URL for both the WebGPU and the WASM device: the asyncify
+ * Emscripten module and its wasm. Transformers.js points ORT at the jsDelivr CDN unless told
+ * otherwise; the page is served offline, so they are self-hosted under `ort/` and the worker
+ * client passes that URL as `wasmPaths`. Copied at build time (26 MB: never committed).
+ */
+const ortDir = join(root, 'node_modules/onnxruntime-web/dist');
+const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+
+/** The tiny Llama fixture (tests/support/tinyModelFixture.ts), served to tests as `models/tiny-llama/`. */
+const tinyModelDir = join(root, 'tests/fixtures/generated/tiny-llama');
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
+
+/** A URL prefix served from a folder; `files` (when given) is the only files it serves. */
+interface Mount {
+  prefix: string;
+  dir: string;
+  files?: readonly string[];
+}
+
+const mounts: Mount[] = [
+  { prefix: '/ort/', dir: ortDir, files: ORT_FILES },
+  { prefix: '/models/tiny-llama/', dir: tinyModelDir },
+];
+
+/**
+ * Serves the mounts in dev and preview, and answers a real 404 for anything missing under
+ * `/ort/` and `/models/`: Transformers.js probes optional model files and must not receive the
+ * single-page fallback (index.html with status 200, which it would try to parse as JSON).
+ * In preview, files present in the build output (e.g. a model placed in public/models/) win.
+ * These files are sent here rather than by Vite's static server so they keep their
+ * Content-Length (download progress) and are not gzipped on the fly (a 26 MB wasm, model weights).
+ */
+function selfHostedAssets(): Plugin {
+  let outDir = join(root, 'dist');
+  const middleware =
+    (builtDir: string | undefined): Connect.NextHandleFunction =>
+    (req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      const pathname = safeDecode(new URL(req.url ?? '/', 'http://localhost').pathname);
+      if (pathname === undefined) return next();
+      if (!pathname.startsWith('/ort/') && !pathname.startsWith('/models/')) return next();
+      if (builtDir && isFileInside(builtDir, pathname.slice(1))) return sendFile(res, join(builtDir, pathname.slice(1)), req.method === 'HEAD');
+      for (const mount of mounts) {
+        if (!pathname.startsWith(mount.prefix)) continue;
+        const name = pathname.slice(mount.prefix.length);
+        if (mount.files && !mount.files.includes(name)) break;
+        if (isFileInside(mount.dir, name)) return sendFile(res, join(mount.dir, name), req.method === 'HEAD');
+      }
+      if (!builtDir && pathname.startsWith('/models/') && isFileInside(join(root, 'public'), pathname.slice(1))) return next();
+      res.statusCode = 404;
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end(`Not found: ${pathname}`);
+    };
+
+  return {
+    name: 'playground-self-hosted-assets',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    configureServer(server) {
+      server.middlewares.use(middleware(undefined));
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(middleware(outDir));
+    },
+    async writeBundle() {
+      await mkdir(join(outDir, 'ort'), { recursive: true });
+      for (const file of ORT_FILES) await copyFile(join(ortDir, file), join(outDir, 'ort', file));
+      if (testBuild) {
+        // Generated on demand, since the build may run before any test has created the fixture.
+        const { ensureTinyModel } = await import('./tests/support/tinyModelFixture.ts');
+        await cp(await ensureTinyModel(), join(outDir, 'models/tiny-llama'), { recursive: true });
+      }
+    },
+  };
+}
+
+function safeDecode(path: string): string | undefined {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * ONNX Runtime's web bundle falls back to `new URL('ort-wasm-simd-threaded.asyncify.wasm',
+ * import.meta.url)` when no `wasmPaths` is set, and Vite turns that expression into a second,
+ * hashed 26 MB copy of the wasm in assets/. The fallback never runs here (the worker client always
+ * sets `wasmPaths` to `ort/`, and Transformers.js would otherwise set its CDN), so the expression
+ * is rewritten to one Vite leaves alone, and the build ships the wasm once.
+ */
+function ortWasmFallbackNotBundled(): Plugin {
+  const fallback = 'new URL("ort-wasm-simd-threaded.asyncify.wasm",import.meta.url)';
+  return {
+    name: 'playground-ort-wasm-fallback-not-bundled',
+    apply: 'build',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/onnxruntime-web[\\/]dist[\\/]ort\.[\w.]*\.mjs$/.test(id.split('?')[0] ?? '') || !code.includes(fallback)) return null;
+      return { code: code.replaceAll(fallback, 'new URL("ort-wasm-simd-threaded.asyncify.wasm",self.location.href)'), map: null };
+    },
+  };
+}
+
+/** Whether `dir/name` is an existing file that does not escape `dir` (no `..` tricks). */
+function isFileInside(dir: string, name: string): boolean {
+  const path = resolve(dir, name);
+  const inside = relative(dir, path);
+  if (inside === '' || inside.startsWith('..') || inside.startsWith(sep)) return false;
+  return existsSync(path) && statSync(path).isFile();
+}
+
+function sendFile(res: ServerResponse, path: string, headOnly: boolean): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', CONTENT_TYPES[extname(path)] ?? 'application/octet-stream');
+  res.setHeader('Content-Length', statSync(path).size);
+  // Not stored by the HTTP cache: Transformers.js requests each model file twice at once (an
+  // existence probe it abandons, then the download), and Chromium then fails one of the two cache
+  // writes with ERR_CACHE_WRITE_FAILURE, which surfaced as "network error" loads. Fixtures also
+  // change when regenerated; the page's own Cache API copy is what makes reloads fast.
+  res.setHeader('Cache-Control', 'no-store');
+  if (headOnly) {
+    res.end();
+    return;
+  }
+  createReadStream(path).pipe(res);
+}
 
 // A static page that works under any base path (e.g. a project page on a static host):
 // every asset URL is relative.
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   base: './',
-  plugins: [svelte()],
-  worker: { format: 'es' },
+  plugins: [svelte(), selfHostedAssets()],
+  worker: { format: 'es', plugins: () => [ortWasmFallbackNotBundled()] },
   optimizeDeps: { exclude: ['@huggingface/transformers', '@mlc-ai/web-llm'] },
-  build: { target: 'es2022', sourcemap: true },
-});
+  define: {
+    // Read by workers/engine.worker.ts: the `crash` test request exists in dev and test builds only.
+    __PLAYGROUND_TEST_BUILD__: JSON.stringify(command === 'serve' || testBuild),
+  },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    ...(testBuild
+      ? { rolldownOptions: { input: { index: join(root, 'index.html'), harness: join(root, 'tests/e2e/harness/worker.html') } } }
+      : {}),
+  },
+}));

@@ -96,6 +96,7 @@ export async function createTransformersEngine(
     throw loadError(options.model, error);
   }
   onProgress({ stage: 'init', text: 'Model loaded' });
+  if (inBrowser()) yieldBetweenForwards(model);
   const engine = new TransformersEngine(model, tokenizer, options);
   onProgress({ stage: 'warmup', text: 'Warming up' });
   await engine.score({ promptIds: [engine.info.bosTokenId], continuations: [[engine.info.eosTokenId]] });
@@ -307,11 +308,39 @@ function chatTemplateInfo(tokenizer: PreTrainedTokenizer): ChatTemplateInfo {
   return { name: 'model', source, bosToken: special.bos_token ?? undefined, eosToken: special.eos_token ?? undefined };
 }
 
+function inBrowser(): boolean {
+  return typeof window !== 'undefined' || typeof (globalThis as { importScripts?: unknown }).importScripts === 'function';
+}
+
+/** How long model work may hold the browser thread before pending messages (a cancel) get a turn. */
+const YIELD_EVERY_MS = 20;
+
+/**
+ * On WASM, ONNX Runtime computes on the worker's own thread and generate() never gives the event
+ * loop a turn, so a cancel message would wait for the whole generation. Yielding before a forward
+ * at most every YIELD_EVERY_MS (a MessageChannel round trip, not a clamped timer) lets it through
+ * at no measurable cost; yielding before every step would cost much more.
+ */
+function yieldBetweenForwards(model: CausalLM): void {
+  const forward = model.forward.bind(model);
+  let lastYield = performance.now();
+  model.forward = async (inputs) => {
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = () => resolve();
+        channel.port2.postMessage(null);
+      });
+      lastYield = performance.now();
+    }
+    return forward(inputs);
+  };
+}
+
 function configureEnvironment(options: z.output<typeof TransformersEngineOptions>): void {
   env.allowRemoteModels = options.allowRemote;
   env.allowLocalModels = true;
-  const inBrowser = typeof window !== 'undefined' || typeof (globalThis as { importScripts?: unknown }).importScripts === 'function';
-  if (inBrowser) {
+  if (inBrowser()) {
     if (options.localModelPath) env.localModelPath = options.localModelPath;
     env.useBrowserCache = options.useBrowserCache;
     const wasm = env.backends.onnx.wasm;

@@ -1,0 +1,117 @@
+/**
+ * A deterministic in-memory Engine for tests of the worker host and client: it streams one
+ * text delta per step (a real timer tick, so messages interleave as they would in a worker),
+ * honours cancellation between steps, records what ran and how many calls overlapped, and can be
+ * told to fail its next call.
+ */
+import { throwIfCancelled, type CancelSignal } from '../../src/core/cancel.ts';
+import type { ChatMessage } from '../../src/core/chat.ts';
+import {
+  GenerateOptions,
+  type Engine,
+  type EngineInfo,
+  type GenerateOptionsInput,
+  type GenerateResult,
+  type ScoreRequest,
+  type ScoreResult,
+  type TokenListener,
+} from '../../src/core/engine.ts';
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function fakeInfo(model: string): EngineInfo {
+  return {
+    backend: 'transformers',
+    model,
+    device: 'wasm',
+    dtype: 'fp32',
+    contextWindow: 2048,
+    bosTokenId: 1,
+    eosTokenId: 2,
+    chatTemplate: { name: 'zephyr' },
+    scoringMethod: 'fake',
+  };
+}
+
+/** The log-probs FakeEngine.score returns, so tests can state expected values. */
+export function fakeLogprobs(request: ScoreRequest): number[][] {
+  return request.continuations.map((continuation) => continuation.map((token, t) => -((token % 7) + 1) - t / 10));
+}
+
+export class FakeEngine implements Engine {
+  readonly info: EngineInfo;
+  /** `<method>` when a call starts, `<method>:end` when it ends, `dispose`. */
+  readonly log: string[] = [];
+  active = 0;
+  maxActive = 0;
+  disposed = false;
+  /** Thrown by the next generate/score/tokenize call, then cleared. */
+  failNext: unknown;
+
+  constructor(
+    model = 'fake-model',
+    private readonly stepMs = 1,
+  ) {
+    this.info = fakeInfo(model);
+  }
+
+  async generate(
+    messages: readonly ChatMessage[],
+    optionsInput: GenerateOptionsInput,
+    onToken: TokenListener = () => {},
+    signal?: CancelSignal,
+  ): Promise<GenerateResult> {
+    return this.#run('generate', async () => {
+      const options = GenerateOptions.parse(optionsInput);
+      const tokenIds: number[] = [];
+      let text = '';
+      let finishReason: GenerateResult['finishReason'] = 'length';
+      for (let step = 0; step < options.maxNewTokens; step++) {
+        await sleep(this.stepMs);
+        if (signal?.aborted) {
+          finishReason = 'aborted';
+          break;
+        }
+        const piece = ` w${step}`;
+        tokenIds.push(100 + step);
+        text += piece;
+        onToken(piece);
+      }
+      return { text, tokenIds, promptTokenCount: messages.length, finishReason, prompt: messages.map((m) => m.content).join('\n') };
+    });
+  }
+
+  async score(request: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult> {
+    return this.#run('score', async () => {
+      await sleep(this.stepMs);
+      throwIfCancelled(signal);
+      return { logprobs: fakeLogprobs(request), method: 'fake' };
+    });
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    return this.#run('tokenize', async () => Array.from(text, (char) => char.codePointAt(0) ?? 0));
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.log.push('dispose');
+  }
+
+  async #run<T>(method: string, work: () => Promise<T>): Promise<T> {
+    this.log.push(method);
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      if (this.failNext !== undefined) {
+        const error = this.failNext;
+        this.failNext = undefined;
+        throw error;
+      }
+      return await work();
+    } finally {
+      this.active--;
+      this.log.push(`${method}:end`);
+    }
+  }
+}
