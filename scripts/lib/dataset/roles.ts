@@ -1,0 +1,284 @@
+/**
+ * The five roles of a build (generator, judge, baseline, reward, embedder) made from the config:
+ * OpenAI-compatible endpoints through scripts/lib/providers.ts (request cache, retries, Retry-After,
+ * per-endpoint concurrency) and local Transformers.js models. Each role is wrapped with its own
+ * concurrency limit (p-limit: the configured `concurrency` for an endpoint, 1 for a local model,
+ * whose sampler seed is global and whose compute is one process) and its own usage counters
+ * (calls made, answered from the cache, failed; tokens; cost from the config's pricing). Local
+ * reward and embedding results go through the request cache as well, so a cached re-run recomputes nothing.
+ *
+ * Relative model paths resolve against the config file's folder, so a config and its models can be
+ * moved together. Models load lazily, on a role's first call: a build resumed at the judge stage
+ * never loads the baseline model.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { z } from 'zod';
+import type { CancelSignal } from '../../../src/core/cancel.ts';
+import type { BuildConfig, ChatRole, Pricing, RoleName } from '../../../src/core/dataset/config.ts';
+import { costOf } from '../../../src/core/dataset/plan.ts';
+import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../../src/core/providers.ts';
+import { loadLocalEngine } from '../localEngine.ts';
+import {
+  createHttpRewardProvider,
+  createLocalChatProvider,
+  createLocalEmbeddingProvider,
+  createLocalRewardProvider,
+  createOpenAiChatProvider,
+} from '../providers.ts';
+import type { Reporter } from '../reporter.ts';
+import { openRequestCache, type RequestCache } from '../requestCache.ts';
+
+export interface RoleUsage {
+  role: RoleName;
+  provider: string;
+  /** Calls that reached the model (cache misses that succeeded). */
+  calls: number;
+  cached: number;
+  failed: number;
+  /** Texts scored or embedded (reward, embedder). */
+  items: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** USD for the calls made this run; undefined without pricing. */
+  costUsd?: number;
+}
+
+class Usage {
+  calls = 0;
+  cached = 0;
+  failed = 0;
+  items = 0;
+  promptTokens = 0;
+  completionTokens = 0;
+
+  constructor(
+    readonly role: RoleName,
+    readonly pricing: Pricing | undefined,
+  ) {}
+
+  report(provider: string): RoleUsage {
+    const usage: RoleUsage = { role: this.role, provider, calls: this.calls, cached: this.cached, failed: this.failed, items: this.items, promptTokens: this.promptTokens, completionTokens: this.completionTokens };
+    if (this.pricing) usage.costUsd = costOf(this.promptTokens, this.completionTokens, this.pricing);
+    return usage;
+  }
+}
+
+/** A lazily created value, created once even when many callers ask at the same time. */
+function lazy<T>(create: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= create());
+}
+
+export interface ChatRoleHandle {
+  readonly role: RoleName;
+  /** Requests in flight at once for this role. */
+  readonly concurrency: number;
+  /** The provider id, recorded in provenance (known before any call). */
+  readonly id: string;
+  chat(request: ChatRequest, signal?: CancelSignal): Promise<ChatResponse>;
+  usage(): RoleUsage;
+}
+
+export interface RewardRoleHandle {
+  readonly id: string;
+  readonly concurrency: number;
+  score(items: readonly { question: string; answer: string }[], signal?: CancelSignal): Promise<number[]>;
+  usage(): RoleUsage;
+}
+
+export interface EmbedderRoleHandle {
+  readonly id: string;
+  readonly concurrency: number;
+  embed(texts: readonly string[], signal?: CancelSignal): Promise<number[][]>;
+  usage(): RoleUsage;
+}
+
+export interface Roles {
+  generator: ChatRoleHandle;
+  judge: ChatRoleHandle;
+  baseline: ChatRoleHandle;
+  reward: RewardRoleHandle;
+  embedder: EmbedderRoleHandle;
+  /** Provider ids per role, for provenance. */
+  ids(): Record<RoleName, string>;
+  usage(): RoleUsage[];
+  close(): Promise<void>;
+}
+
+/** What a test or benchmark may substitute for the real providers. */
+export interface RoleProviders {
+  generator?: ChatProvider;
+  judge?: ChatProvider;
+  baseline?: ChatProvider;
+  reward?: RewardProvider;
+  embedder?: EmbeddingProvider;
+}
+
+/** A folder relative to the config file when one exists there; otherwise the text as given (a hub id such as "org/name"). */
+export function modelPath(model: string, configDir: string): string {
+  if (isAbsolute(model)) return model;
+  const local = resolve(configDir, model);
+  return existsSync(local) || model.startsWith('.') ? local : model;
+}
+
+function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: RequestCache, reporter: Reporter, disposers: (() => Promise<void>)[], override?: ChatProvider): ChatRoleHandle {
+  const concurrency = config.type === 'openai' ? config.concurrency : 1;
+  const limit: LimitFunction = pLimit(concurrency);
+  const usage = new Usage(role, config.type === 'openai' ? config.pricing : undefined);
+  const id = override?.id ?? (config.type === 'openai' ? `openai:${config.model}` : `local:${modelPath(config.model, configDir)}`);
+  const provider = lazy<ChatProvider>(async () => {
+    if (override) return override;
+    if (config.type === 'openai') {
+      return createOpenAiChatProvider({
+        baseUrl: config.baseUrl,
+        model: config.model,
+        concurrency: config.concurrency,
+        ...(config.apiKeyEnv !== undefined && { apiKeyEnv: config.apiKeyEnv }),
+        ...(config.maxRetries !== undefined && { maxRetries: config.maxRetries }),
+        ...(config.backoffMs !== undefined && { backoffMs: config.backoffMs }),
+        ...(config.timeoutMs !== undefined && { timeoutMs: config.timeoutMs }),
+        cache,
+        onRetry: (message) => reporter.warn(`${role}: ${message}`),
+      });
+    }
+    const engine = await loadLocalEngine(modelPath(config.model, configDir), { device: config.device, dtype: config.dtype }, reporter);
+    disposers.push(() => engine.dispose());
+    return createLocalChatProvider(engine, { cache });
+  });
+  return {
+    role,
+    concurrency,
+    id,
+    chat: (request, signal) =>
+      limit(async () => {
+        try {
+          const response = await (await provider()).chat(request, signal);
+          if (response.cached) usage.cached++;
+          else {
+            usage.calls++;
+            usage.promptTokens += response.usage.promptTokens;
+            usage.completionTokens += response.usage.completionTokens;
+          }
+          return response;
+        } catch (error) {
+          usage.failed++;
+          throw error;
+        }
+      }),
+    usage: () => usage.report(id),
+  };
+}
+
+export function createRoles(config: BuildConfig, options: { configPath: string; cachePath: string; reporter: Reporter; overrides?: RoleProviders }): Roles {
+  const configDir = dirname(resolve(options.configPath));
+  const { providers } = config;
+  const cache = openRequestCache(options.cachePath);
+  const disposers: (() => Promise<void>)[] = [];
+  const overrides = options.overrides ?? {};
+  const generator = chatHandle('generator', providers.generator, configDir, cache, options.reporter, disposers, overrides.generator);
+  const judge = chatHandle('judge', providers.judge, configDir, cache, options.reporter, disposers, overrides.judge);
+  const baseline = chatHandle('baseline', providers.baseline, configDir, cache, options.reporter, disposers, overrides.baseline);
+
+  const rewardConfig = providers.reward;
+  const rewardUsage = new Usage('reward', undefined);
+  const rewardConcurrency = rewardConfig.type === 'http' ? rewardConfig.concurrency : 1;
+  const rewardLimit = pLimit(rewardConcurrency);
+  const rewardId = overrides.reward?.id ?? (rewardConfig.type === 'http' ? `reward:${rewardConfig.url}` : `local:${modelPath(rewardConfig.model, configDir)}`);
+  const rewardProvider = lazy<RewardProvider>(async () => {
+    if (overrides.reward) return overrides.reward;
+    if (rewardConfig.type === 'http') {
+      return createHttpRewardProvider({ url: rewardConfig.url, concurrency: rewardConfig.concurrency, cache, onRetry: (message) => options.reporter.warn(`reward: ${message}`) });
+    }
+    const local = await createLocalRewardProvider(modelPath(rewardConfig.model, configDir), { device: rewardConfig.device, dtype: rewardConfig.dtype });
+    disposers.push(() => local.dispose());
+    return local;
+  });
+  const rewardCached = rewardConfig.type === 'local' && !overrides.reward;
+
+  const embedderConfig = providers.embedder;
+  const embedderUsage = new Usage('embedder', undefined);
+  const embedderLimit = pLimit(1);
+  const embedderId = overrides.embedder?.id ?? `local:${modelPath(embedderConfig.model, configDir)}`;
+  const embedderProvider = lazy<EmbeddingProvider>(async () => {
+    if (overrides.embedder) return overrides.embedder;
+    const local = await createLocalEmbeddingProvider(modelPath(embedderConfig.model, configDir), { device: embedderConfig.device, dtype: embedderConfig.dtype });
+    disposers.push(() => local.dispose());
+    return local;
+  });
+  const embedderCached = !overrides.embedder;
+
+  /**
+   * Local models are cached here too (HTTP providers cache themselves), so a finished build re-run,
+   * or a new folder over the same cache, recomputes nothing. The key covers the model and the inputs.
+   */
+  const counted = async <T>(usage: Usage, request: { providerId: string; cached: boolean; body: unknown; items: number; parse: (value: unknown) => T | undefined }, run: () => Promise<T>): Promise<T> => {
+    if (request.cached) {
+      const hit = request.parse(cache.get(request.providerId, request.body));
+      if (hit !== undefined) {
+        usage.cached++;
+        return hit;
+      }
+    }
+    try {
+      const result = await run();
+      usage.calls++;
+      usage.items += request.items;
+      if (request.cached) cache.put(request.providerId, request.body, result);
+      return result;
+    } catch (error) {
+      usage.failed++;
+      throw error;
+    }
+  };
+  const numbers = (length: number) => (value: unknown) => {
+    const parsed = z.array(z.number()).length(length).safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const vectors = (length: number) => (value: unknown) => {
+    const parsed = z.array(z.array(z.number())).length(length).safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+
+  const reward: RewardRoleHandle = {
+    id: rewardId,
+    concurrency: rewardConcurrency,
+    score: (items, signal) =>
+      rewardLimit(() =>
+        counted(
+          rewardUsage,
+          { providerId: rewardId, cached: rewardCached, body: { kind: 'reward', items: items.map(({ question, answer }) => ({ question, answer })) }, items: items.length, parse: numbers(items.length) },
+          async () => (await rewardProvider()).score(items, signal),
+        ),
+      ),
+    usage: () => rewardUsage.report(rewardId),
+  };
+  const embedder: EmbedderRoleHandle = {
+    id: embedderId,
+    concurrency: 1,
+    embed: (texts, signal) =>
+      embedderLimit(() =>
+        counted(
+          embedderUsage,
+          { providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts }, items: texts.length, parse: vectors(texts.length) },
+          async () => (await embedderProvider()).embed(texts, signal),
+        ),
+      ),
+    usage: () => embedderUsage.report(embedderId),
+  };
+
+  return {
+    generator,
+    judge,
+    baseline,
+    reward,
+    embedder,
+    ids: () => ({ generator: generator.id, judge: judge.id, baseline: baseline.id, reward: reward.id, embedder: embedder.id }),
+    usage: () => [generator.usage(), judge.usage(), baseline.usage(), reward.usage(), embedder.usage()],
+    close: async () => {
+      for (const dispose of disposers.splice(0)) await dispose();
+      cache.close();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * The chain-of-thought sampling plan (spec §2.5): which baseline-model calls one question needs and
+ * what each call's messages are.
+ *
+ * Phase 1 (personal questions): `cots` calls of G.3; each generation is split by `extractCotAndResponse`
+ * into a CoT ("Axis: …\nCategories: …") and a first response. Divergent questions make no phase-1
+ * call: their CoTs are "gold", built from the axis and its roster categories.
+ * Phase 2: per CoT, more responses from a four-turn chat: G.3's system turn, the question, the CoT
+ * plus a uniformly chosen category as the assistant turn, then an empty user turn.
+ *
+ * Decisions (spec §7.2–7.4), each documented where it applies:
+ * - Counts: exactly `answersPerCot` responses per CoT (the paper's "10 responses per CoT"). The
+ *   authors' index arithmetic gave 6/11/11/11/11 for both question types.
+ * - System text: the paper's G.3 (`COT_RESPONSE_SYSTEM`) in both phases; the authors' phase 1 leaked
+ *   a literal `<<<STSTEM>>>` and listed twenty axes.
+ * - Category choice: from the CoT's "Categories:" list with its label removed. The authors split the
+ *   text from "Categories: " on, so their first candidate kept the label ("Categories: Vegan"). A CoT
+ *   from which no category can be read is unusable and is sampled again, like an empty one.
+ * - The empty user turn is kept: it is what Zephyr saw in the paper.
+ */
+import type { ChatMessage } from '../chat.ts';
+import { COT_RESPONSE_SYSTEM, cotResponseMessages } from '../prompts.ts';
+import type { Rng } from '../random.ts';
+import { pyLen, pyStrip } from './pyString.ts';
+
+/** The authors' test for a usable phase-1 CoT: longer than one character. */
+export const MIN_COT_LENGTH = 2;
+
+/** The categories listed by a CoT: after "Categories:" to the end, split on commas and lines, markers removed. */
+export function parseCategories(cot: string): string[] {
+  const start = cot.toLowerCase().indexOf('categories:');
+  if (start < 0) return [];
+  return cot
+    .slice(start + 'categories:'.length)
+    .split(/[,\n]/u)
+    .map((item) => pyStrip(item.replace(/^\s*(?:[-*•]|\d{1,2}[.)])\s*/u, '')).replace(/[.;]$/u, '').trim())
+    .filter((item) => item !== '' && !/^and$/iu.test(item))
+    .map((item) => item.replace(/^and\s+/iu, ''));
+}
+
+/** A phase-1 CoT is usable when it is longer than one character and lists at least one category. */
+export function isUsableCot(cot: string): boolean {
+  return pyLen(cot) >= MIN_COT_LENGTH && parseCategories(cot).length > 0;
+}
+
+/**
+ * The gold CoT of a divergent question: the CoT text the authors' synthetic generation yields
+ * ("Axis: diet\nCategories: Veganism, Gluten-Free, …"), i.e. the part before "Chosen category".
+ */
+export function goldCot(axis: string, categories: readonly string[]): string {
+  return `Axis: ${axis}\nCategories: ${categories.join(', ')}`;
+}
+
+/** Phase 1: G.3 for the question. */
+export function phaseOneMessages(question: string): ChatMessage[] {
+  return cotResponseMessages(question);
+}
+
+/** Phase 2: the CoT and the chosen category as the assistant's turn, then an empty user turn. */
+export function phaseTwoMessages(question: string, cot: string, category: string): ChatMessage[] {
+  return [
+    { role: 'system', content: COT_RESPONSE_SYSTEM },
+    { role: 'user', content: question },
+    { role: 'assistant', content: `${cot}\nChosen Category: ${category}` },
+    { role: 'user', content: '' },
+  ];
+}
+
+/** A uniform choice among the CoT's categories (the authors' `random.choice`). */
+export function chooseCategory(cot: string, rng: Rng): string {
+  const categories = parseCategories(cot);
+  const choice = categories[rng.int(0, categories.length - 1)];
+  if (choice === undefined) throw new RangeError(`The CoT lists no category to choose from: ${JSON.stringify(cot.slice(0, 80))}`);
+  return choice;
+}
+
+/** One candidate response and where it came from. */
+export interface Candidate {
+  text: string;
+  /** Index of the CoT that produced it. */
+  cot: number;
+  phase: 1 | 2;
+  /** The category phase 2 conditioned on (absent in phase 1, where the model chose). */
+  category?: string;
+}
+
+/** Phase-2 calls per CoT: a sampled CoT already produced one response in phase 1, a gold one none. */
+export function phaseTwoCallsPerCot(cots: 'sampled' | 'gold', answersPerCot: number): number {
+  return cots === 'sampled' ? answersPerCot - 1 : answersPerCot;
+}
