@@ -10,6 +10,8 @@ const program = new Command()
   .name('wikipersona')
   .description('WikiPersona Playground: build WikiPersona-style datasets, score preference pairs, evaluate prefix strategies.')
   .showHelpAfterError()
+  // Subcommands (e.g. `eval personas`) reuse their parent's option names.
+  .enablePositionalOptions()
   .exitOverride();
 
 for (const command of await loadCommands()) program.addCommand(command.exitOverride());
@@ -18,10 +20,12 @@ await runMain(() => program.parseAsync(process.argv));
 
 async function loadCommands(): Promise<Command[]> {
   // Imported lazily so `--help` and light commands do not load ONNX Runtime.
-  const [{ makeTinyModelCommand }, { scoreCommand }, { serveCommand }] = await Promise.all([
+  const [{ makeTinyModelCommand }, { scoreCommand }, { serveCommand }, { evalCommand }, { buildDatasetCommand }] = await Promise.all([
     import('./commands/makeTinyModel.ts'),
     import('./commands/score.ts'),
     import('./commands/serve.ts'),
+    import('./commands/eval.ts'),
+    import('./commands/buildDataset.ts'),
   ]);
-  return [makeTinyModelCommand(), scoreCommand(), serveCommand()];
+  return [makeTinyModelCommand(), scoreCommand(), serveCommand(), evalCommand(), buildDatasetCommand()];
 }

@@ -7,17 +7,16 @@
  * and accuracy with 95% CIs by question type. Exit: 0 when every row was read and scored, 2 when
  * input needed fixing (invalid rows are listed, valid ones still scored) or nothing could run.
  */
-import { readFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { Aggregation } from '../../src/core/aggregate.ts';
 import { AppError } from '../../src/core/errors.ts';
-import { importPairs } from '../../src/core/importPairs.ts';
 import { findPersona, importPersonas } from '../../src/core/personas.ts';
 import { applyPrefix, PrefixKind, resolvePrefix } from '../../src/core/prefixes.ts';
 import type { PreferencePair } from '../../src/core/schema.ts';
 import { scorePairs, type PairOutcome, type PairScore, type PairToScore } from '../../src/core/scorer.ts';
 import { AUTHORS_LIMITS, Convention } from '../../src/core/scoringInput.ts';
 import { accuracyTable } from '../../src/core/stats.ts';
+import { importReported, parseInteger, readText, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../lib/cliInput.ts';
 import { formatAccuracy, formatTable } from '../lib/format.ts';
 import { EXIT_USER_ERROR } from '../lib/main.ts';
 import { loadLocalEngine } from '../lib/localEngine.ts';
@@ -31,7 +30,7 @@ interface ScoreCliOptions {
   convention: Convention;
   norm: Aggregation;
   json?: boolean;
-  split: 'auto' | 'train' | 'test' | 'all';
+  split: SplitChoice;
   seed: number;
   truncation: boolean;
   maxLength: number;
@@ -50,7 +49,7 @@ export function scoreCommand(): Command {
     .addOption(new Option('--prefix <kind>', 'prefix strategy').choices(PrefixKind.options).default('none'))
     .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
     .addOption(new Option('--norm <how>', 'aggregation of token log-probs').choices(Aggregation.options).default('mean'))
-    .addOption(new Option('--split <which>', 'pairs to score; auto = test pairs when the file has any, else all').choices(['auto', 'train', 'test', 'all']).default('auto'))
+    .addOption(new Option('--split <which>', 'pairs to score; auto = test pairs when the file has any, else all').choices(SPLIT_CHOICES).default('auto'))
     .option('--seed <n>', 'seed for few-shot selection', parseInteger, 24)
     .option('--no-truncation', 'score whole sequences (only the context window limits them)')
     .option('--max-length <n>', 'prompt + longer answer, in tokens', parseInteger, AUTHORS_LIMITS.maxLength)
@@ -69,11 +68,7 @@ async function runScore(options: ScoreCliOptions): Promise<number> {
     throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);
   }
   const reporter = createReporter(options.quiet ? 'quiet' : defaultReporterMode());
-  const imported = importPairs(await readText(options.pairs, 'pair file'), { fileName: options.pairs });
-  for (const issue of imported.issues) reporter.warn(`${options.pairs}: line ${issue.line}${issue.field ? `, field "${issue.field}"` : ''}: ${issue.message}`);
-  for (const duplicate of imported.duplicates) {
-    reporter.warn(`${options.pairs}: line ${duplicate.line} duplicates line ${duplicate.firstLine} (${duplicate.reason}); kept the first.`);
-  }
+  const imported = importReported(await readText(options.pairs, 'pair file'), options.pairs, reporter);
   if (imported.pairs.length === 0) {
     throw new AppError('invalid-input', `${options.pairs} has no valid pairs (${imported.issues.length} invalid rows listed above): fix them and re-run.`);
   }
@@ -104,12 +99,6 @@ async function runScore(options: ScoreCliOptions): Promise<number> {
   for (const failure of failures) if (!failure.ok) reporter.warn(`pair ${failure.id}: ${failure.error.message}`);
   if (!options.json) printSummary(outcomes, toScore, options);
   return imported.issues.length > 0 || failures.length > 0 ? EXIT_USER_ERROR : 0;
-}
-
-function selectSplit(pairs: readonly PreferencePair[], split: ScoreCliOptions['split']): PreferencePair[] {
-  if (split === 'all') return [...pairs];
-  const wanted = split === 'auto' ? (pairs.some((pair) => pair.split === 'test') ? 'test' : undefined) : split;
-  return wanted ? pairs.filter((pair) => pair.split === wanted) : [...pairs];
 }
 
 /** Resolves each person's prefix once (seeded) and applies it to their questions. */
@@ -185,18 +174,4 @@ function printSummary(outcomes: readonly PairOutcome[], pairs: readonly Preferen
   out.write(formatAccuracy(table));
   const failed = outcomes.length - scored.length;
   if (failed > 0) out.write(`${failed} pair(s) failed (listed on stderr).\n`);
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new AppError('invalid-input', `Cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
-  }
-}
-
-function parseInteger(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed)) throw new InvalidArgumentError('expected a whole number.');
-  return parsed;
 }

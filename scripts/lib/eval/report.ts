@@ -1,0 +1,110 @@
+/**
+ * Assembles the report from an output folder's files and writes summary.json, report.md and
+ * report.html. Every number is recomputed from the row files (pairs.jsonl, generations.jsonl,
+ * judgements.jsonl) and the prefix texts (personas.json), so the report can always be rebuilt and
+ * never disagrees with the rows. Every eval command calls `writeReport` when it finishes, so the
+ * report grows as the commands write into one folder.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { AppError } from '../../../src/core/errors.ts';
+import { summarizeGenerations } from '../../../src/core/eval/generations.ts';
+import { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
+import { personaQuality } from '../../../src/core/eval/personaQuality.ts';
+import { reportJson, type EvalReport } from '../../../src/core/eval/report.ts';
+import { EvalPairRow, GenerationRow, JudgementRow } from '../../../src/core/eval/rows.ts';
+import { summarizePairs } from '../../../src/core/eval/summary.ts';
+import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
+import { Persona } from '../../../src/core/schema.ts';
+import { readText } from '../cliInput.ts';
+import { readJsonl, writeFileAtomic } from './jsonl.ts';
+import { renderHtml } from './reportHtml.ts';
+import { renderMarkdown } from './reportMarkdown.ts';
+import { RunManifest, runPaths } from './runFiles.ts';
+
+/** The seed every bootstrap and random pairing uses when no run manifest says otherwise (the authors'). */
+export const DEFAULT_SEED = 24;
+
+/** What `eval personas` leaves in the folder: the texts compared and how, so the tables can be recomputed. */
+export const PersonasInput = z.object({
+  source: z.string(),
+  seed: z.number().int(),
+  examples: z.array(z.string()).optional(),
+  personas: z.array(Persona),
+});
+export type PersonasInput = z.infer<typeof PersonasInput>;
+
+export const GenerationsManifest = z.object({
+  format: z.literal('wikipersona-eval-generations'),
+  version: z.literal(1),
+  judge: z.string(),
+  seed: z.number().int(),
+  contestants: z.array(z.object({ label: z.string(), engine: z.string(), prefix: EvalPrefix })),
+  questions: z.array(z.object({ questionId: z.string(), persona: z.string(), question: z.string() })),
+  settings: z.object({ temperature: z.number(), maxNewTokens: z.number().int(), judgeTemperature: z.number(), judgeMaxTokens: z.number().int() }),
+});
+export type GenerationsManifest = z.infer<typeof GenerationsManifest>;
+
+export async function readJsonFile<Schema extends z.ZodType>(path: string, schema: Schema, what: string): Promise<z.output<Schema>> {
+  const text = await readText(path, what);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new AppError('invalid-input', `${path} is not JSON (${(error as Error).message}).`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AppError('invalid-input', `${path}: field "${issue?.path.join('.') ?? ''}": ${issue?.message ?? 'invalid'}.`);
+  }
+  return parsed.data;
+}
+
+export async function assembleReport(out: string): Promise<EvalReport> {
+  const paths = runPaths(out);
+  const manifest = existsSync(paths.manifest) ? await readJsonFile(paths.manifest, RunManifest, 'run manifest') : undefined;
+  const seed = manifest?.settings.seed ?? DEFAULT_SEED;
+  const report: EvalReport = {
+    title: `WikiPersona evaluation${manifest ? `: ${manifest.dataset.source}` : ''}`,
+    run: {
+      promptsVersion: PROMPTS_VERSION,
+      ...(manifest
+        ? {
+            engine: { spec: manifest.engine.spec, backend: manifest.engine.backend, model: manifest.engine.model, method: manifest.engine.method },
+            dataset: manifest.dataset,
+            settings: { ...manifest.settings, prefixes: manifest.prefixes },
+          }
+        : {}),
+    },
+  };
+  const { rows } = await readJsonl(paths.pairs, EvalPairRow);
+  if (rows.length > 0) report.pairs = summarizePairs(rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 });
+  if (existsSync(paths.personas)) {
+    const input = await readJsonFile(paths.personas, PersonasInput, 'persona texts');
+    report.personas = { source: input.source, ...personaQuality(input.personas, { seed: input.seed, ...(input.examples ? { examples: input.examples } : {}) }) };
+  }
+  if (existsSync(paths.generationsManifest)) {
+    const generations = await readJsonFile(paths.generationsManifest, GenerationsManifest, 'generations manifest');
+    const [generationRows, judgementRows] = await Promise.all([readJsonl(paths.generations, GenerationRow), readJsonl(paths.judgements, JudgementRow)]);
+    report.generations = {
+      judge: generations.judge,
+      ...summarizeGenerations(
+        generationRows.rows,
+        judgementRows.rows,
+        generations.contestants.map((contestant) => contestant.label),
+      ),
+    };
+  }
+  return report;
+}
+
+/** Writes summary.json, report.md and report.html (atomically) and returns the report. */
+export async function writeReport(out: string): Promise<EvalReport> {
+  const report = await assembleReport(out);
+  const paths = runPaths(out);
+  await writeFileAtomic(paths.summary, reportJson(report));
+  await writeFileAtomic(paths.reportMarkdown, renderMarkdown(report));
+  await writeFileAtomic(paths.reportHtml, renderHtml(report));
+  return report;
+}

@@ -1,0 +1,85 @@
+/**
+ * The scoring work of a batch evaluation: one job per (prefix, test pair), with the user turn
+ * already built, minus the keys a previous run wrote, longest first. Longest first (as
+ * lm-evaluation-harness orders requests) means a pair too long for memory fails in the first
+ * minutes, not the last hour, and the progress ETA is an upper bound. Length is counted in
+ * characters (user turn + the longer answer), a proxy for tokens that needs no tokenizer call.
+ */
+import { toSerializedError } from '../errors.ts';
+import { applyPrefix } from '../prefixes.ts';
+import type { PreferencePair } from '../schema.ts';
+import type { PairToScore } from '../scorer.ts';
+import { evalPrefixSpec, isShuffled, type EvalPrefix, type PersonaMaterial } from './prefixes.ts';
+import { pairRowKey } from './rows.ts';
+
+export interface ScoringJob extends PairToScore {
+  /** Also the `id` the scorer echoes back: `pairRowKey(prefix, pair.id)`. */
+  key: string;
+  pair: PreferencePair & { persona: string };
+  prefix: EvalPrefix;
+  prefixFrom: string;
+  /** Characters of the user turn plus the longer answer: the sort key. */
+  length: number;
+}
+
+/** A job whose prefix could not be built: written as a failed row without calling the engine. */
+export interface UnavailableJob {
+  key: string;
+  pair: PreferencePair & { persona: string };
+  prefix: EvalPrefix;
+  prefixFrom: string;
+  code: string;
+  reason: string;
+}
+
+export interface JobPlan {
+  /** Longest first. */
+  jobs: ScoringJob[];
+  unavailable: UnavailableJob[];
+}
+
+export interface JobPlanInput {
+  pairs: readonly (PreferencePair & { persona: string })[];
+  prefixes: readonly EvalPrefix[];
+  material: ReadonlyMap<string, PersonaMaterial>;
+  shuffle?: Readonly<Record<string, string>>;
+  /** Keys already written: skipped. */
+  done?: ReadonlySet<string>;
+}
+
+export function planScoringJobs({ pairs, prefixes, material, shuffle, done = new Set() }: JobPlanInput): JobPlan {
+  const jobs: ScoringJob[] = [];
+  const unavailable: UnavailableJob[] = [];
+  for (const prefix of prefixes) {
+    for (const pair of pairs) {
+      const key = pairRowKey(prefix, pair.id);
+      if (done.has(key)) continue;
+      let resolved: ReturnType<typeof evalPrefixSpec>;
+      try {
+        resolved = evalPrefixSpec(prefix, pair.persona, material, shuffle);
+      } catch (error) {
+        const { code, message } = toSerializedError(error);
+        unavailable.push({ key, pair, prefix, prefixFrom: (isShuffled(prefix) ? shuffle?.[pair.persona] : undefined) ?? pair.persona, code, reason: message });
+        continue;
+      }
+      const userContent = applyPrefix(resolved.spec, pair.prompt);
+      jobs.push({
+        id: key,
+        key,
+        userContent,
+        chosen: pair.chosen,
+        rejected: pair.rejected,
+        pair,
+        prefix,
+        prefixFrom: resolved.from,
+        length: userContent.length + Math.max(pair.chosen.length, pair.rejected.length),
+      });
+    }
+  }
+  return { jobs: sortLongestFirst(jobs), unavailable };
+}
+
+/** Longest first; equal lengths keep their order (Array.prototype.sort is stable). */
+export function sortLongestFirst<Job extends { length: number }>(jobs: readonly Job[]): Job[] {
+  return [...jobs].sort((a, b) => b.length - a.length);
+}

@@ -1,0 +1,45 @@
+/**
+ * The report data model: everything `summary.json`, `report.md` and `report.html` show, in one
+ * value assembled from the run's files (pairs, persona quality, generations). Each section is
+ * present only when its data exists, so one output folder grows a fuller report as `eval`,
+ * `eval personas` and `eval generations` write into it.
+ */
+import type { GenerationsSummary } from './generations.ts';
+import type { PersonaQuality } from './personaQuality.ts';
+import type { PairsSummary } from './summary.ts';
+
+export interface RunInfo {
+  engine?: { spec: string; backend: string; model: string; method: string };
+  dataset?: { source: string; fingerprint: string; pairs: number; personas: number };
+  settings?: Record<string, unknown>;
+  promptsVersion: string;
+}
+
+export interface EvalReport {
+  title: string;
+  run: RunInfo;
+  pairs?: PairsSummary;
+  personas?: PersonaQuality & { source: string };
+  generations?: GenerationsSummary & { judge: string };
+}
+
+/** The sections a report has, in display order: what the report promises to show. */
+export const REPORT_SECTIONS = ['accuracy', 'sensitivity', 'equity', 'personas', 'generations', 'failures'] as const;
+export type ReportSection = (typeof REPORT_SECTIONS)[number];
+
+export function reportSections(report: EvalReport): ReportSection[] {
+  const present: Record<ReportSection, boolean> = {
+    accuracy: (report.pairs?.accuracy.length ?? 0) > 0,
+    sensitivity: (report.pairs?.sensitivity.length ?? 0) > 0,
+    equity: (report.pairs?.equity.length ?? 0) > 0,
+    personas: report.personas !== undefined,
+    generations: report.generations !== undefined,
+    failures: (report.pairs?.failures.length ?? 0) + (report.generations?.failures.length ?? 0) > 0,
+  };
+  return REPORT_SECTIONS.filter((section) => present[section]);
+}
+
+/** JSON with NaN and ±Infinity as null (JSON has neither), two-space indented. */
+export function reportJson(value: unknown): string {
+  return `${JSON.stringify(value, (_key, item: unknown) => (typeof item === 'number' && !Number.isFinite(item) ? null : item), 2)}\n`;
+}
