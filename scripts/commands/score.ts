@@ -45,7 +45,7 @@ export function scoreCommand(): Command {
     .description('Score preference pairs by the model log-probability of chosen vs rejected (reference-free reward).')
     .requiredOption('--model <dir|hub id>', 'model folder with config.json, tokenizer files and onnx/model.onnx')
     .requiredOption('--pairs <file>', 'pairs: JSON, JSONL or CSV (ours, the authors\u2019 records, or x/y_w/y_l aliases)')
-    .option('--persona-file <file>', 'persona texts (ours or the authors\u2019 personas.json)')
+    .option('--persona-file <file>', 'persona texts (ours or the authors\u2019 personas.json); a pair-set file may carry them too')
     .addOption(new Option('--prefix <kind>', 'prefix strategy').choices(PrefixKind.options).default('none'))
     .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
     .addOption(new Option('--norm <how>', 'aggregation of token log-probs').choices(Aggregation.options).default('mean'))
@@ -72,7 +72,9 @@ async function runScore(options: ScoreCliOptions): Promise<number> {
   if (imported.pairs.length === 0) {
     throw new AppError('invalid-input', `${options.pairs} has no valid pairs (${imported.issues.length} invalid rows listed above): fix them and re-run.`);
   }
-  const personas = options.personaFile ? importPersonas(await readText(options.personaFile, 'persona file'), options.personaFile) : [];
+  // A persona file's texts win over those a pair-set file carries for the same person.
+  const fromFile = options.personaFile ? importPersonas(await readText(options.personaFile, 'persona file'), options.personaFile) : [];
+  const personas = [...fromFile, ...(imported.personas ?? [])];
   const toScore = selectSplit(imported.pairs, options.split);
   const prepared = preparePairs(toScore, imported.pairs, personas, options);
 

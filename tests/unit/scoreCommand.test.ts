@@ -69,6 +69,18 @@ describe('score command', () => {
     expect(run.stdout).toMatch(/^divergent\s+1\s+/m);
   });
 
+  it('takes persona texts from a pair-set file, and a persona file wins for the same person', async () => {
+    const set = { name: 'demo', personas: [{ name: 'Ada', prefixes: { gold: 'Ada likes curry.' } }], pairs: PAIRS };
+    const pairs = await pairFile('set.json', JSON.stringify(set));
+    const fromSet = await runCli(['score', '--model', model, '--pairs', pairs, '--prefix', 'gold', '--json', '--quiet']);
+    expect(fromSet.code).toBe(0);
+    const personaFile = await pairFile('personas.json', JSON.stringify([{ name: 'Ada', prefixes: { gold: 'Ada hates curry and loves pizza.' } }]));
+    const overridden = await runCli(['score', '--model', model, '--pairs', pairs, '--prefix', 'gold', '--persona-file', personaFile, '--json', '--quiet']);
+    expect(overridden.code).toBe(0);
+    const promptLength = (run: { stdout: string }) => JsonLine.parse(JSON.parse(run.stdout.split('\n')[0] as string)).prompt_ids.length;
+    expect(promptLength(overridden)).toBeGreaterThan(promptLength(fromSet));
+  });
+
   it('scores the valid rows, lists the invalid ones and exits 2', async () => {
     const text = [JSON.stringify(PAIRS[0]), '{"id":"bad","prompt":"Q","chosen":7,"rejected":"r"}', '{not json'].join('\n');
     const run = await runCli(['score', '--model', model, '--pairs', await pairFile('mixed.jsonl', text), '--json', '--quiet']);
