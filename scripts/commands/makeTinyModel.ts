@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
-import { DEFAULT_TINY_MODEL_SIZES } from '../tinyModel/config.ts';
+import { DEFAULT_TINY_MODEL_SIZES, type TinyModelSizes } from '../tinyModel/config.ts';
 import { makeTinyModel } from '../tinyModel/makeTinyModel.ts';
 
 function parseNonNegativeInteger(value: string): number {
@@ -20,15 +20,9 @@ function parseSeed(value: string): number {
   return seed;
 }
 
-interface MakeTinyModelFlags {
+interface MakeTinyModelFlags extends TinyModelSizes {
   out: string;
   seed: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  intermediate: number;
-  maxPositions: number;
 }
 
 export function makeTinyModelCommand(): Command {

@@ -17,6 +17,7 @@ import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { CancelSignal } from '../../src/core/cancel.ts';
+import { costOf } from '../../src/core/dataset/plan.ts';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError, isAbortError } from '../../src/core/errors.ts';
 import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../src/core/providers.ts';
@@ -28,6 +29,7 @@ import {
   parseRetryAfter,
   resilientCall,
   type AttemptFailure,
+  type ResilientCallOptions,
   type RetryPolicy,
 } from './resilientCall.ts';
 
@@ -73,9 +75,7 @@ class Accounting {
 
   snapshot(): ProviderStats {
     const { calls, requests, retries, failures, cacheHits, promptTokens, completionTokens } = this;
-    const estimatedCostUsd = this.price
-      ? (promptTokens * this.price.promptPerMillion + completionTokens * this.price.completionPerMillion) / 1_000_000
-      : null;
+    const estimatedCostUsd = this.price ? costOf(promptTokens, completionTokens, this.price) : null;
     return { calls, requests, retries, failures, cacheHits, promptTokens, completionTokens, estimatedCostUsd };
   }
 }
@@ -109,6 +109,30 @@ function retryPolicy(options: z.output<typeof HttpProviderOptions>): RetryPolicy
 
 function authHint(apiKeyEnv: string | undefined): string {
   return apiKeyEnv ? `check the API key in the environment variable ${apiKeyEnv}` : 'the server wants an API key: set apiKeyEnv to the name of the variable holding it';
+}
+
+/** What every resilientCall of one HTTP provider shares: its endpoint and policy, the key to scrub, the request and retry counts. */
+function httpCallOptions(
+  options: z.output<typeof HttpProviderOptions>,
+  url: string,
+  what: string,
+  apiKey: string | undefined,
+  accounting: Accounting,
+  side: SideOptions,
+): (signal?: CancelSignal) => ResilientCallOptions {
+  const shared: ResilientCallOptions = {
+    endpoint: endpointFor(url, options.concurrency),
+    policy: retryPolicy(options),
+    what,
+    authHint: authHint(options.apiKeyEnv),
+    secrets: apiKey ? [apiKey] : [],
+    onAttempt: () => accounting.requests++,
+    onRetry: (message) => {
+      accounting.retries++;
+      side.onRetry?.(message);
+    },
+  };
+  return (signal) => (signal ? { ...shared, signal } : shared);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,13 +175,12 @@ export function chatRequestBody(model: string, request: ChatRequest): Record<str
 export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): ChatProvider & WithStats {
   const options = OpenAiChatProviderOptions.parse(input);
   const apiKey = resolveApiKey(options.apiKeyEnv);
-  const secrets = apiKey ? [apiKey] : [];
   // Retries are ours (shared endpoint pause, stats); the SDK makes a single attempt.
   const client = createOpenAiClient({ baseUrl: options.baseUrl, apiKey, timeoutMs: options.timeoutMs, maxRetries: 0 });
-  const endpoint = endpointFor(options.baseUrl, options.concurrency);
   const accounting = new Accounting(options.pricing?.[options.model]);
   const id = `openai:${options.model}`;
   const what = `POST ${options.baseUrl.replace(/\/+$/, '')}/chat/completions (${options.model})`;
+  const callOptions = httpCallOptions(options, options.baseUrl, what, apiKey, accounting, input);
 
   const toResponse = (response: ChatCompletionResponse, n: number, cached: boolean): ChatResponse => {
     const choices = [...response.choices].sort((a, b) => a.index - b.index);
@@ -188,19 +211,7 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
       }
       try {
         const raw = await resilientCall(
-          {
-            endpoint,
-            policy: retryPolicy(options),
-            what,
-            authHint: authHint(options.apiKeyEnv),
-            secrets,
-            ...(signal ? { signal } : {}),
-            onAttempt: () => accounting.requests++,
-            onRetry: (message) => {
-              accounting.retries++;
-              input.onRetry?.(message);
-            },
-          },
+          callOptions(signal),
           async (abortSignal) => {
             const response: unknown = await client.post('/chat/completions', { body, signal: abortSignal });
             ChatCompletionResponse.parse(response);
@@ -326,11 +337,10 @@ export const RewardResponse = z.object({ rewards: z.array(z.number().finite()) }
 export function createHttpRewardProvider(input: HttpRewardProviderOptions): RewardProvider & WithStats {
   const options = HttpRewardProviderOptions.parse(input);
   const apiKey = resolveApiKey(options.apiKeyEnv);
-  const secrets = apiKey ? [apiKey] : [];
-  const endpoint = endpointFor(options.url, options.concurrency);
   const accounting = new Accounting(undefined);
   const id = options.id ?? `reward:${options.url}`;
   const what = `POST ${options.url}`;
+  const callOptions = httpCallOptions(options, options.url, what, apiKey, accounting, input);
 
   const scoreBatch = async (items: { question: string; answer: string }[], signal?: CancelSignal): Promise<number[]> => {
     const body = { items };
@@ -341,19 +351,7 @@ export function createHttpRewardProvider(input: HttpRewardProviderOptions): Rewa
     }
     try {
       const rewards = await resilientCall(
-        {
-          endpoint,
-          policy: retryPolicy(options),
-          what,
-          authHint: authHint(options.apiKeyEnv),
-          secrets,
-          ...(signal ? { signal } : {}),
-          onAttempt: () => accounting.requests++,
-          onRetry: (message) => {
-            accounting.retries++;
-            input.onRetry?.(message);
-          },
-        },
+        callOptions(signal),
         async (abortSignal) => {
           const response = await fetch(options.url, {
             method: 'POST',

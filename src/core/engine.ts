@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import type { CancelSignal } from './cancel.ts';
 import type { ChatMessage } from './chat.ts';
+import { assertFitsContext } from './errors.ts';
 
 export const EngineBackend = z.enum(['transformers', 'webllm', 'openai']);
 export type EngineBackend = z.infer<typeof EngineBackend>;
@@ -82,6 +83,12 @@ export const ScoreRequest = z.object({
   continuations: z.array(z.array(z.number().int()).min(1)).min(1),
 });
 export type ScoreRequest = z.infer<typeof ScoreRequest>;
+
+/** Checked before any work: the prompt plus the longest continuation must fit the model's context window. */
+export function assertScoreFits(request: ScoreRequest, model: string, contextWindow: number): void {
+  const longest = Math.max(...request.continuations.map((c) => c.length));
+  assertFitsContext('The prompt plus the longest answer', request.promptIds.length + longest, model, contextWindow);
+}
 
 export const ScoreResult = z.object({
   /** Per continuation, per token: log p(token | prompt, earlier continuation tokens), teacher-forced. */

@@ -43,6 +43,16 @@ export class AppError extends Error {
   }
 }
 
+/** `context-exceeded` unless `tokens` fit the context window: the one message every engine gives. */
+export function assertFitsContext(what: string, tokens: number, model: string, contextWindow: number): void {
+  if (tokens > contextWindow) {
+    throw new AppError(
+      'context-exceeded',
+      `${what} needs ${tokens} tokens but ${model} has a context window of ${contextWindow}: shorten the prefix or the answers, or set truncation limits.`,
+    );
+  }
+}
+
 /** Any thrown value as a serializable error; unknown errors keep their message under `internal`. */
 export function toSerializedError(error: unknown): SerializedError {
   if (error instanceof AppError) return error.toJSON();

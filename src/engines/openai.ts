@@ -28,6 +28,7 @@ import { throwIfCancelled, type CancelSignal } from '../core/cancel.ts';
 import type { ChatMessage } from '../core/chat.ts';
 import { templateFromInfo, type ChatTemplate } from '../core/chatTemplate.ts';
 import {
+  assertScoreFits,
   ChatTemplateInfo,
   GenerateOptions,
   ScoreRequest as ScoreRequestSchema,
@@ -277,14 +278,7 @@ class OpenAiEngine implements Engine {
 
   async score(requestInput: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult> {
     const request = ScoreRequestSchema.parse(requestInput);
-    const longest = Math.max(...request.continuations.map((c) => c.length));
-    const needed = request.promptIds.length + longest;
-    if (needed > this.contextWindow) {
-      throw new AppError(
-        'context-exceeded',
-        `The prompt plus the longest answer needs ${needed} tokens but ${this.options.model} has a context window of ${this.contextWindow}: shorten the prefix or the answers, or set truncation limits.`,
-      );
-    }
+    assertScoreFits(request, this.options.model, this.contextWindow);
     const forwardTokens = request.continuations.reduce((sum, c) => sum + request.promptIds.length + c.length, 0);
     if (this.#feature) return { logprobs: await this.#scoreWith(this.#feature, request, signal), method: methodName(this.#feature), forwardTokens };
 

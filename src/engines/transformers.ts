@@ -39,8 +39,8 @@ import type {
   ScoreRequest,
   ScoreResult,
 } from '../core/engine.ts';
-import { GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../core/engine.ts';
-import { AppError } from '../core/errors.ts';
+import { assertScoreFits, GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../core/engine.ts';
+import { AppError, assertFitsContext } from '../core/errors.ts';
 
 export const TransformersDevice = z.enum(['cpu', 'cuda', 'webgpu', 'wasm']);
 export type TransformersDevice = z.infer<typeof TransformersDevice>;
@@ -146,7 +146,7 @@ class TransformersEngine implements Engine {
     const options = GenerateOptions.parse(optionsInput);
     const prompt = this.#template.render(messages, { addGenerationPrompt: true });
     const promptIds = await this.#withBos(prompt);
-    this.#assertFits(promptIds.length + 1, 'The prompt');
+    assertFitsContext('The prompt', promptIds.length + 1, this.options.model, this.info.contextWindow);
     const maxNewTokens = Math.min(options.maxNewTokens, this.info.contextWindow - promptIds.length);
 
     const streamer = new DeltaStreamer(this.tokenizer, promptIds.length, onToken);
@@ -180,8 +180,7 @@ class TransformersEngine implements Engine {
 
   async score(requestInput: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult> {
     const request = ScoreRequestSchema.parse(requestInput);
-    const longest = Math.max(...request.continuations.map((c) => c.length));
-    this.#assertFits(request.promptIds.length + longest, 'The prompt plus the longest answer');
+    assertScoreFits(request, this.options.model, this.info.contextWindow);
     const before = this.#forwardTokens;
     const logprobs = this.options.promptCache
       ? await this.#scoreWithPromptCache(request, signal)
@@ -256,14 +255,6 @@ class TransformersEngine implements Engine {
     return ids[0] === this.info.bosTokenId ? ids : [this.info.bosTokenId, ...ids];
   }
 
-  #assertFits(tokens: number, what: string): void {
-    if (tokens > this.info.contextWindow) {
-      throw new AppError(
-        'context-exceeded',
-        `${what} needs ${tokens} tokens but ${this.options.model} has a context window of ${this.info.contextWindow}: shorten the prefix or the answers, or set truncation limits.`,
-      );
-    }
-  }
 }
 
 /** Logits rows of the last `count` positions (the graph may have computed only those). */

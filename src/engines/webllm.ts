@@ -69,8 +69,8 @@ import type {
   ScoreRequest,
   ScoreResult,
 } from '../core/engine.ts';
-import { GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../core/engine.ts';
-import { AppError } from '../core/errors.ts';
+import { assertScoreFits, GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../core/engine.ts';
+import { AppError, assertFitsContext } from '../core/errors.ts';
 
 export const WebLlmCacheBackend = z.enum(['cache', 'indexeddb']);
 export type WebLlmCacheBackend = z.infer<typeof WebLlmCacheBackend>;
@@ -703,7 +703,7 @@ class LoadedWebLlmEngine implements WebLlmEngine {
     const options = GenerateOptions.parse(optionsInput);
     const rendered = renderWebLlmPrompt(this.files.conv, messages);
     const promptTokenCount = this.#promptTokenIds(rendered).length;
-    this.#assertFits(promptTokenCount + 1, 'The prompt');
+    assertFitsContext('The prompt', promptTokenCount + 1, this.entry.label, this.info.contextWindow);
     return this.#exclusive(async () => {
       // It may have waited in the queue behind other work.
       throwIfCancelled(signal);
@@ -753,10 +753,9 @@ class LoadedWebLlmEngine implements WebLlmEngine {
 
   async score(requestInput: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult> {
     const request = ScoreRequestSchema.parse(requestInput);
-    const longest = Math.max(...request.continuations.map((c) => c.length));
     // Checked here: forwardTokensAndSample does not check the window, and overflowing the KV
     // cache fails in the runtime with no useful message.
-    this.#assertFits(request.promptIds.length + longest, 'The prompt plus the longest answer');
+    assertScoreFits(request, this.entry.label, this.info.contextWindow);
     return this.#exclusive(async () => {
       const logprobs: number[][] = [];
       let forwardTokens = 0;
@@ -825,15 +824,6 @@ class LoadedWebLlmEngine implements WebLlmEngine {
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => {});
     return result;
-  }
-
-  #assertFits(tokens: number, what: string): void {
-    if (tokens > this.info.contextWindow) {
-      throw new AppError(
-        'context-exceeded',
-        `${what} needs ${tokens} tokens but ${this.entry.label} has a context window of ${this.info.contextWindow}: shorten the prefix or the answers, or set truncation limits.`,
-      );
-    }
   }
 }
 

@@ -232,14 +232,13 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
       throw error;
     }
   };
-  const numbers = (length: number) => (value: unknown) => {
-    const parsed = z.array(z.number()).length(length).safeParse(value);
-    return parsed.success ? parsed.data : undefined;
-  };
-  const vectors = (length: number) => (value: unknown) => {
-    const parsed = z.array(z.array(z.number())).length(length).safeParse(value);
-    return parsed.success ? parsed.data : undefined;
-  };
+  /** A cached value read back through `schema`; one that no longer parses counts as absent. */
+  const parsedAs =
+    <T>(schema: z.ZodType<T>) =>
+    (value: unknown): T | undefined => {
+      const parsed = schema.safeParse(value);
+      return parsed.success ? parsed.data : undefined;
+    };
 
   const reward: RewardRoleHandle = {
     id: rewardId,
@@ -248,7 +247,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
       rewardLimit(() =>
         counted(
           rewardUsage,
-          { providerId: rewardId, cached: rewardCached, body: { kind: 'reward', items: items.map(({ question, answer }) => ({ question, answer })) }, items: items.length, parse: numbers(items.length) },
+          { providerId: rewardId, cached: rewardCached, body: { kind: 'reward', items: items.map(({ question, answer }) => ({ question, answer })) }, items: items.length, parse: parsedAs(z.array(z.number()).length(items.length)) },
           async () => (await rewardProvider()).score(items, signal),
         ),
       ),
@@ -261,7 +260,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
       embedderLimit(() =>
         counted(
           embedderUsage,
-          { providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts }, items: texts.length, parse: vectors(texts.length) },
+          { providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts }, items: texts.length, parse: parsedAs(z.array(z.array(z.number())).length(texts.length)) },
           async () => (await embedderProvider()).embed(texts, signal),
         ),
       ),

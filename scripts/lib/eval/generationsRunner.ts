@@ -156,21 +156,13 @@ async function generateOne(question: JudgeQuestion, contestant: Contestant, inpu
   }
 }
 
+/** The fields every judgement row carries, decided or failed (in the order they are written). */
+function judgementBase(task: JudgeTask, input: GenerationsRunInput) {
+  return { key: task.key, persona: task.persona, questionId: task.questionId, a: task.a, b: task.b, order: task.order, judge: input.judge.id, session: input.session };
+}
+
 function judgementFailure(task: JudgeTask, input: GenerationsRunInput, code: string, reason: string, raw?: string): JudgementRow {
-  return {
-    ok: false,
-    key: task.key,
-    persona: task.persona,
-    questionId: task.questionId,
-    a: task.a,
-    b: task.b,
-    order: task.order,
-    judge: input.judge.id,
-    session: input.session,
-    code,
-    reason,
-    ...(raw === undefined ? {} : { raw }),
-  };
+  return { ok: false, ...judgementBase(task, input), code, reason, ...(raw === undefined ? {} : { raw }) };
 }
 
 /** One G.4 call for up to 5 comparisons: a row per comparison, decided or failed. */
@@ -214,18 +206,6 @@ async function judgeBatch(
   return batch.map((task, index): JudgementRow => {
     const verdict = parsed.verdicts[index];
     if (!verdict?.ok) return judgementFailure(task, input, 'judge-unparsed', verdict?.error ?? 'no verdict', reply);
-    return {
-      ok: true,
-      key: task.key,
-      persona: task.persona,
-      questionId: task.questionId,
-      a: task.a,
-      b: task.b,
-      order: task.order,
-      judge: input.judge.id,
-      session: input.session,
-      winner: verdict.outputAIsBetter ? 'a' : 'b',
-      explanation: verdict.explanation,
-    };
+    return { ok: true, ...judgementBase(task, input), winner: verdict.outputAIsBetter ? 'a' : 'b', explanation: verdict.explanation };
   });
 }

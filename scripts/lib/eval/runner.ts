@@ -30,9 +30,9 @@ export interface ScoringRunResult {
   seconds: number;
 }
 
-export function scoredRow(job: ScoringJob, result: PairScore, session: string): EvalPairRow {
+/** The fields every row of a job carries, scored or failed (in the order they are written). */
+function rowBase(job: ScoringJob | UnavailableJob, session: string) {
   return {
-    ok: true,
     key: job.key,
     id: job.pair.id,
     persona: job.pair.persona,
@@ -40,6 +40,13 @@ export function scoredRow(job: ScoringJob, result: PairScore, session: string): 
     prefix: job.prefix,
     prefixFrom: job.prefixFrom,
     session,
+  };
+}
+
+export function scoredRow(job: ScoringJob, result: PairScore, session: string): EvalPairRow {
+  return {
+    ok: true,
+    ...rowBase(job, session),
     scores: { chosen: finiteOrNull(result.chosen.score), rejected: finiteOrNull(result.rejected.score) },
     margin: finiteOrNull(result.margin),
     correct: result.correct,
@@ -53,18 +60,7 @@ export function scoredRow(job: ScoringJob, result: PairScore, session: string): 
 }
 
 export function failedRow(job: ScoringJob | UnavailableJob, code: string, reason: string, session: string): EvalPairRow {
-  return {
-    ok: false,
-    key: job.key,
-    id: job.pair.id,
-    persona: job.pair.persona,
-    ...(job.pair.type ? { type: job.pair.type } : {}),
-    prefix: job.prefix,
-    prefixFrom: job.prefixFrom,
-    session,
-    code,
-    reason,
-  };
+  return { ok: false, ...rowBase(job, session), code, reason };
 }
 
 export async function runScoring({ engine, plan, settings, rows, session, reporter, signal }: ScoringRunInput): Promise<ScoringRunResult> {

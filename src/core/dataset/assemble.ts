@@ -12,18 +12,12 @@ import { distributedRowId } from './distribute.ts';
 import type { FilterRecord, MatchResult, PersonaRecord, Question, ResponsesRecord } from './records.ts';
 import { membersOf } from './roster.ts';
 import { rngFor } from './seeds.ts';
-import { splitRows } from './split.ts';
+import { byId, splitRows, type SplittableRow } from './split.ts';
 
 type Ok<T> = Extract<T, { ok: true }>;
 
 /** A persona's copy of a question whose k diverse candidates are ready for judging. */
-export interface JudgeRow {
-  id: string;
-  persona: string;
-  type: 'personal' | 'divergent';
-  axis?: string | undefined;
-  questionId: string;
-  prompt: string;
+export interface JudgeRow extends SplittableRow {
   /** The k diverse candidates, by cluster label. */
   candidates: string[];
 }
@@ -49,7 +43,7 @@ export function judgeRows(
       }
     }
   }
-  return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return rows.sort(byId);
 }
 
 export function matchId(rowId: string, level: number, a: number, b: number): string {
@@ -172,6 +166,6 @@ export function comparePairs(personas: readonly PersonaRecord[]): (a: Preference
   return (a, b) => {
     const [ka, kb] = [key(a), key(b)];
     for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number);
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return byId(a, b);
   };
 }

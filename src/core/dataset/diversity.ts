@@ -25,8 +25,6 @@ export interface DiversityOptions {
   seed: number;
 }
 
-export const DEFAULT_DIVERSITY_OPTIONS: Omit<DiversityOptions, 'seed'> = { k: 4, nInit: 10, maxIterations: 300 };
-
 export type DiversityResult =
   | {
       ok: true;

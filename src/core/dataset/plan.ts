@@ -76,15 +76,16 @@ export function planBuild(config: BuildConfig, resolved: readonly PersonaRecord[
     (sum, person) => sum + callsPerSet(questions.personalPerPersona) * (system + tokens(personalQuestionsPrompt({ name: person.name, nResponses: questions.perCall, axes: axisLabels(person) }))),
     0,
   );
-  stages.push({
-    stage: 'personal questions (G.2)',
+  const questionStage = (stage: string, calls: number, promptTokens: number, note: string): PlannedStage => ({
+    stage,
     role: 'generator',
-    calls: personalCalls,
-    promptTokens: personalPrompt,
-    completionTokens: personalCalls * questions.perCall * TYPICAL.tokensPerQuestion,
-    completionTokensMax: personalCalls * questions.maxTokens,
-    note: `${questions.personalPerPersona} per persona, ${questions.perCall} per call`,
+    calls,
+    promptTokens,
+    completionTokens: calls * questions.perCall * TYPICAL.tokensPerQuestion,
+    completionTokensMax: calls * questions.maxTokens,
+    note,
   });
+  stages.push(questionStage('personal questions (G.2)', personalCalls, personalPrompt, `${questions.personalPerPersona} per persona, ${questions.perCall} per call`));
 
   const divergentCalls = axes.length * callsPerSet(questions.divergentPerAxis);
   const divergentPrompt = axes.reduce((sum, axis) => {
@@ -92,15 +93,7 @@ export function planBuild(config: BuildConfig, resolved: readonly PersonaRecord[
     const prompt = divergentQuestionsPrompt({ names: members.map((m) => m.name), axis, personCategories: members.map(personCategoryLabel), nResponses: questions.perCall });
     return sum + callsPerSet(questions.divergentPerAxis) * (system + tokens(prompt));
   }, 0);
-  stages.push({
-    stage: 'divergent questions (G.2)',
-    role: 'generator',
-    calls: divergentCalls,
-    promptTokens: divergentPrompt,
-    completionTokens: divergentCalls * questions.perCall * TYPICAL.tokensPerQuestion,
-    completionTokensMax: divergentCalls * questions.maxTokens,
-    note: `${questions.divergentPerAxis} per axis, ${questions.perCall} per call`,
-  });
+  stages.push(questionStage('divergent questions (G.2)', divergentCalls, divergentPrompt, `${questions.divergentPerAxis} per axis, ${questions.perCall} per call`));
 
   const personalQuestions = people.length * questions.personalPerPersona;
   const divergentQuestions = axes.length * questions.divergentPerAxis;

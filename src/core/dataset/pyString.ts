@@ -75,21 +75,21 @@ export function pyCharAt(s: string, index: number): string | undefined {
 
 /** `s.find(sub, start, end)`: the lowest code-point index of `sub` within s[start:end], else −1. */
 export function pyFind(s: string, sub: string, start = 0, end?: number): number {
-  const length = pyLen(s);
-  const from = bound(start, length);
-  const to = end === undefined ? length : bound(end, length);
-  const window = s.slice(unitOffset(s, from), unitOffset(s, to));
-  const offset = window.indexOf(sub);
-  return offset < 0 ? -1 : from + pointIndex(window, offset);
+  return findWithin(s, start, end, (window) => window.indexOf(sub));
 }
 
 /** `s.rfind(sub, start, end)`: the highest code-point index of `sub` within s[start:end], else −1. */
 export function pyRfind(s: string, sub: string, start = 0, end?: number): number {
+  return findWithin(s, start, end, (window) => window.lastIndexOf(sub));
+}
+
+/** Runs a UTF-16 search over s[start:end] and maps its offset back to a code-point index of s. */
+function findWithin(s: string, start: number, end: number | undefined, search: (window: string) => number): number {
   const length = pyLen(s);
   const from = bound(start, length);
   const to = end === undefined ? length : bound(end, length);
   const window = s.slice(unitOffset(s, from), unitOffset(s, to));
-  const offset = window.lastIndexOf(sub);
+  const offset = search(window);
   return offset < 0 ? -1 : from + pointIndex(window, offset);
 }
 

@@ -106,15 +106,20 @@ export const FilterRecord = z.discriminatedUnion('ok', [
 ]);
 export type FilterRecord = z.infer<typeof FilterRecord>;
 
+/** What names a match, decided or failed (spread, so `ok` stays the first field). */
+const matchFields = {
+  matchId: z.string(),
+  rowId: z.string(),
+  level: z.number().int().nonnegative(),
+  a: z.number().int().nonnegative(),
+  b: z.number().int().nonnegative(),
+  swapped: z.boolean(),
+};
+
 export const MatchResult = z.discriminatedUnion('ok', [
   z.object({
     ok: z.literal(true),
-    matchId: z.string(),
-    rowId: z.string(),
-    level: z.number().int().nonnegative(),
-    a: z.number().int().nonnegative(),
-    b: z.number().int().nonnegative(),
-    swapped: z.boolean(),
+    ...matchFields,
     winner: z.number().int().nonnegative(),
     explanation: z.string(),
     /** The verdict's JSON text: the per-pair rationale. */
@@ -123,12 +128,7 @@ export const MatchResult = z.discriminatedUnion('ok', [
   }),
   z.object({
     ok: z.literal(false),
-    matchId: z.string(),
-    rowId: z.string(),
-    level: z.number().int().nonnegative(),
-    a: z.number().int().nonnegative(),
-    b: z.number().int().nonnegative(),
-    swapped: z.boolean(),
+    ...matchFields,
     error: z.string(),
     retryable: z.boolean(),
     /** The judge's whole reply to the last attempt, when there was one. */

@@ -38,7 +38,8 @@ export interface SplittableRow {
   prompt: string;
 }
 
-const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Code-unit order of ids (not locale order), so every runtime sorts alike. */
+export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** The split of every kept row; rows not in the map are left out of the dataset. */
 export function splitRows(rows: readonly SplittableRow[], sizes: SplitSizes, seed: number): Map<string, Split> {
