@@ -166,8 +166,13 @@ export default defineConfig(({ command }) => ({
   build: {
     target: 'es2022',
     sourcemap: true,
-    ...(testBuild
-      ? { rolldownOptions: { input: { index: join(root, 'index.html'), harness: join(root, 'tests/e2e/harness/worker.html') } } }
-      : {}),
+    // driver.html: no UI, the page's model worker for Node through Playwright (`eval --engine webllm:<id>`).
+    rolldownOptions: {
+      input: {
+        index: join(root, 'index.html'),
+        driver: join(root, 'driver.html'),
+        ...(testBuild ? { harness: join(root, 'tests/e2e/harness/worker.html') } : {}),
+      },
+    },
   },
 }));

@@ -14,8 +14,9 @@
  *   judge's self-agreement.
  * Every subcommand rewrites DIR/summary.json, DIR/report.md and DIR/report.html from the row files.
  *
- * Inputs: a dataset (pair file or folder), engine specs (local:<dir>, openai:<baseUrl>#<model>;
- * webllm: is refused with what to use instead), optional API roles (--persona-model, --judge).
+ * Inputs: a dataset (pair file or folder), engine specs (local:<dir>, openai:<baseUrl>#<model>,
+ * webllm:<catalog id> or browser:<catalog id>[@wasm|@webgpu], which drive the page's own worker in
+ * headless Chromium and need `npm run build` first), optional API roles (--persona-model, --judge).
  * Exit: 0 when every unit ran; 2 when input needed fixing or some units failed (they are rows
  * with a reason, counted in the summary and listed in the report); 130 when interrupted (Ctrl+C):
  * re-run the same command to resume.
@@ -43,7 +44,7 @@ import { EXIT_USER_ERROR } from '../lib/main.ts';
 import { createReporter, defaultReporterMode } from '../lib/reporter.ts';
 import { loadEvalDataset, type NamedPair } from '../lib/eval/dataset.ts';
 import { formatStats, openChatRole, openEngine, parseEngineSpec, type ChatRole, type EngineOpenOptions } from '../lib/eval/engines.ts';
-import { runGenerations } from '../lib/eval/generationsRunner.ts';
+import { runGenerations, type GenerationSettings } from '../lib/eval/generationsRunner.ts';
 import { JsonlAppender, readJsonl, writeFileAtomic } from '../lib/eval/jsonl.ts';
 import { assertPrefixRoles, assertSamePrefixes, AUTHORS_PERSONA_GENERATION, buildPrefixes, readPrefixFile, type BuiltPrefixes } from '../lib/eval/prefixBuilder.ts';
 import { DEFAULT_SEED, GenerationsManifest, PersonasInput, readJsonFile, writeReport } from '../lib/eval/report.ts';
@@ -93,19 +94,14 @@ interface PersonasCliOptions extends CommonOptions {
   examples?: string;
 }
 
-interface GenerationsCliOptions extends CommonOptions, EngineFlags, PrefixFlags {
+/** The run's GenerationSettings come straight from these flags (the seed from CommonOptions). */
+interface GenerationsCliOptions extends CommonOptions, EngineFlags, PrefixFlags, Omit<GenerationSettings, 'seed'> {
   dataset: string;
   engine: string[];
   prefixes: EvalPrefix[];
   judge: string;
   questionsPerPersona: number;
   questionType: 'personal' | 'divergent' | 'any';
-  maxNewTokens: number;
-  temperature: number;
-  judgeTemperature: number;
-  judgeMaxTokens: number;
-  judgeConcurrency: number;
-  judgeRetries: number;
 }
 
 export function evalCommand(): Command {
@@ -113,7 +109,7 @@ export function evalCommand(): Command {
     .description('Batch evaluation: accuracy per prefix strategy (Fig. 3/5), sensitivity (App. L), equity (Fig. 6); subcommands for persona ROUGE (Tab. 2/11) and judged generations (Tab. 3).')
     .enablePositionalOptions()
     .option('--dataset <file|dir>', 'pairs: a file (JSON, JSONL, CSV) or a folder of the authors\u2019 train_*/test_* files')
-    .option('--engine <spec>', 'local:<model dir>, openai:<baseUrl>#<model> (prompt log-probs needed) or webllm:<catalog id>')
+    .option('--engine <spec>', 'local:<model dir>, openai:<baseUrl>#<model> (prompt log-probs needed), webllm:<catalog id> or browser:<catalog id>[@wasm|@webgpu] (the page\u2019s worker in headless Chromium; run `npm run build` first)')
     .addOption(new Option('--prefixes <list>', `comma-separated: ${['none', 'tag', 'few-shot', 'persona', 'persona-gpt4', 'name', 'gold', 'shuffle-<any>'].join(', ')}`).argParser(parsePrefixes).default(parsePrefixList('none,tag,few-shot,persona,name,gold'), 'none,tag,few-shot,persona,name,gold'))
     .option('--out <dir>', 'output folder (created; an existing run there is resumed)')
     .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))

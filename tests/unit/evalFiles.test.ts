@@ -120,14 +120,21 @@ describe('engine specs', () => {
     expect(parseEngineSpec('openai:http://127.0.0.1:8000/v1#HuggingFaceH4/zephyr-7b-beta')).toMatchObject({ kind: 'openai', baseUrl: 'http://127.0.0.1:8000/v1', model: 'HuggingFaceH4/zephyr-7b-beta' });
     expect(parseEngineSpec('webllm:Llama-3.2-1B')).toMatchObject({ kind: 'webllm', model: 'Llama-3.2-1B' });
     expect(() => parseEngineSpec('openai:http://x/v1')).toThrow(/write openai:<baseUrl>#<model>/);
-    expect(() => parseEngineSpec('/models/zephyr')).toThrow(/expected local:<model dir>, openai:<baseUrl>#<model> or webllm:<catalog id>/);
+    expect(() => parseEngineSpec('/models/zephyr')).toThrow(/expected local:<model dir>, openai:<baseUrl>#<model>, webllm:<catalog id> or browser:<catalog id>\[@wasm\|@webgpu\]/);
   });
 
-  it('refuses webllm: with what to use instead', async () => {
-    await expect(openEngine(parseEngineSpec('webllm:x'), { device: 'cpu', dtype: 'fp32' }, silent)).rejects.toMatchObject({
-      code: 'unsupported',
-      message: expect.stringMatching(/not available .*Score the same model with local:<ONNX export folder>, or serve it with vLLM and use openai:/),
-    });
+  it('opens webllm: through the browser engine, which needs a production build (tests/unit/evalBrowserEngine.test.ts runs one)', async () => {
+    const saved = process.env.BROWSER_ENGINE_DIST;
+    process.env.BROWSER_ENGINE_DIST = join(dir, 'no-build');
+    try {
+      await expect(openEngine(parseEngineSpec('webllm:x'), { device: 'cpu', dtype: 'fp32' }, silent)).rejects.toMatchObject({
+        code: 'model-files-missing',
+        message: expect.stringMatching(/no-build holds no production build with driver\.html: run `npm run build` first/),
+      });
+    } finally {
+      if (saved === undefined) delete process.env.BROWSER_ENGINE_DIST;
+      else process.env.BROWSER_ENGINE_DIST = saved;
+    }
   });
 });
 

@@ -4,23 +4,30 @@
  * - `openai:<baseUrl>#<model>`: an OpenAI-compatible server that returns prompt log-probs
  *   (vLLM's `prompt_logprobs`, or completions `echo` + `logprobs`; `npm run cli -- serve` is one);
  *   the engine refuses a server without them, saying what to use instead;
- * - `webllm:<catalog id>`: refused, see `openEngine`.
+ * - `webllm:<catalog id>`: a WebLLM entry of public/models.json, in headless Chromium through the
+ *   page's own worker (browserEngine.ts; opt-in, needs a GPU that Chromium exposes as WebGPU and
+ *   `npm run build` output in dist/); forced decoding costs one GPU step per answer token;
+ * - `browser:<catalog id>[@wasm|@webgpu]`: any catalog entry the same way (Transformers.js entries
+ *   on WASM or WebGPU, default WebGPU when the browser has it), e.g. to check the page against Node.
  * Also role specs (`--persona-model`, `--judge`): `openai:<baseUrl>#<model>` through the resilient
  * chat provider (retries with backoff, Retry-After, per-endpoint concurrency, usage), or
  * `local:<dir>` over an engine.
  */
+import { resolve } from 'node:path';
 import { AppError } from '../../../src/core/errors.ts';
 import type { Engine } from '../../../src/core/engine.ts';
 import type { ChatProvider } from '../../../src/core/providers.ts';
 import type { ProviderStats, WithStats } from '../providers.ts';
 import type { Reporter } from '../reporter.ts';
+import type { BrowserDevice } from './browserEngine.ts';
 
 export type EngineSpec =
   | { kind: 'local'; model: string; text: string }
   | { kind: 'openai'; baseUrl: string; model: string; text: string }
-  | { kind: 'webllm'; model: string; text: string };
+  | { kind: 'webllm'; model: string; text: string }
+  | { kind: 'browser'; model: string; device: BrowserDevice; text: string };
 
-const SPEC_HELP = 'local:<model dir>, openai:<baseUrl>#<model> or webllm:<catalog id>';
+const SPEC_HELP = 'local:<model dir>, openai:<baseUrl>#<model>, webllm:<catalog id> or browser:<catalog id>[@wasm|@webgpu]';
 
 export function parseEngineSpec(text: string): EngineSpec {
   const colon = text.indexOf(':');
@@ -31,6 +38,15 @@ export function parseEngineSpec(text: string): EngineSpec {
     case 'webllm':
       if (rest === '') break;
       return { kind, model: rest, text };
+    case 'browser': {
+      const at = rest.lastIndexOf('@');
+      const model = at === -1 ? rest : rest.slice(0, at);
+      const device = at === -1 ? 'auto' : rest.slice(at + 1);
+      if (model === '' || (device !== 'auto' && device !== 'wasm' && device !== 'webgpu')) {
+        throw new AppError('invalid-input', `Engine "${text}": write browser:<catalog id>[@wasm|@webgpu], e.g. browser:tiny-llama-random@wasm.`);
+      }
+      return { kind, model, device, text };
+    }
     case 'openai': {
       const hash = rest.lastIndexOf('#');
       const baseUrl = hash === -1 ? '' : rest.slice(0, hash);
@@ -66,15 +82,43 @@ export async function openEngine(spec: EngineSpec, options: EngineOpenOptions, r
       return createOpenAiEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}) });
     }
     case 'webllm':
-      // WebLLM runs only in a page with WebGPU; driving the page's worker from Node needs a page
-      // that exposes it to Chromium (only the test build's harness does, with Transformers.js),
-      // and its forced decoding costs one GPU step per answer token. Refused rather than half-done.
-      throw new AppError(
-        'unsupported',
-        `Engine "${spec.text}": WebLLM scoring from the command line is not available (it needs the page in Chromium with WebGPU). Score the same model with local:<ONNX export folder>, or serve it with vLLM and use openai:<baseUrl>#<model>; the page scores with WebLLM interactively.`,
-      );
+    case 'browser':
+      return openBrowserEngine(spec, reporter);
   }
 }
+
+/**
+ * WebLLM exists only in a page with WebGPU, so these specs run the page's own worker in headless
+ * Chromium. WebLLM entries keep a browser profile under .cache/ (on a fixed port, since the
+ * browser caches per origin) so the weights download once. Environment: BROWSER_ENGINE_DIST, a
+ * build other than dist/ (tests build into a temporary folder); BROWSER_ENGINE_CHROMIUM_ARGS, extra
+ * Chromium flags (e.g. `--use-angle=vulkan` for a Linux GPU).
+ */
+async function openBrowserEngine(spec: Extract<EngineSpec, { kind: 'webllm' | 'browser' }>, reporter: Reporter): Promise<Engine> {
+  const { createBrowserEngine } = await import('./browserEngine.ts');
+  const webllm = spec.kind === 'webllm';
+  let lastStage = '';
+  return createBrowserEngine(
+    {
+      catalogId: spec.model,
+      device: spec.kind === 'browser' ? spec.device : 'webgpu',
+      ...(process.env.BROWSER_ENGINE_DIST ? { distDir: resolve(process.env.BROWSER_ENGINE_DIST) } : {}),
+      ...(webllm ? { profileDir: resolve('.cache/browser-engine-profile'), port: WEBLLM_PORT } : {}),
+      chromiumArgs: process.env.BROWSER_ENGINE_CHROMIUM_ARGS?.split(/\s+/).filter(Boolean) ?? [],
+      onExternalRequest: (url, blocked) => {
+        if (blocked) reporter.warn(`Blocked a request off 127.0.0.1: ${url}`);
+      },
+    },
+    (progress) => {
+      if (progress.stage === lastStage) return;
+      lastStage = progress.stage;
+      reporter.info(`${spec.text}: ${progress.text}`);
+    },
+  );
+}
+
+/** The port WebLLM runs are served on: the browser profile's cached weights belong to this origin. */
+const WEBLLM_PORT = 4187;
 
 export type ChatRole = ChatProvider & WithStats & { close(): Promise<void> };
 
