@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-results/', 'playwright-report/', 'tests/fixtures/generated/', 'out/'] },
+  { ignores: ['dist/', '.cache/', 'node_modules/', 'test-results/', 'playwright-report/', 'tests/fixtures/generated/', 'out/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs['flat/recommended'],
