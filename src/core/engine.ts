@@ -84,7 +84,7 @@ export const ScoreRequest = z.object({
 });
 export type ScoreRequest = z.infer<typeof ScoreRequest>;
 
-/** Checked before any work: the prompt plus the longest continuation must fit the model's context window. */
+/** Checked before any work: the prompt plus the longest continuation must fit the model's context (its window of tokens). */
 export function assertScoreFits(request: ScoreRequest, model: string, contextWindow: number): void {
   const longest = Math.max(...request.continuations.map((c) => c.length));
   assertFitsContext('The prompt plus the longest answer', request.promptIds.length + longest, model, contextWindow);

@@ -31,7 +31,7 @@ export interface ImportResult {
   pairs: PreferencePair[];
   issues: ImportIssue[];
   duplicates: DuplicateReport[];
-  /** The name of the pair set, when the text was a pair set document. */
+  /** The name of the pair set, when the text was a pair-set document (JSON object). */
   name?: string;
   /** The personas of the pair set, when the text was a pair set document that listed them. */
   personas?: Persona[];

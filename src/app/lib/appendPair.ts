@@ -5,22 +5,15 @@
  * without being rewritten by guesswork (a JSON document with errors, a CSV header without
  * prompt/chosen/rejected columns) is left alone with a message saying what to fix.
  */
+import { FIELD_ALIASES } from '../../core/import/normalizeRecord.ts';
 import { detectPairFormat } from '../../core/importPairs.ts';
 import type { PreferencePair } from '../../core/schema.ts';
 
 export type NewPair = Omit<PreferencePair, 'id' | 'meta'>;
 export type AppendResult = { ok: true; text: string } | { ok: false; message: string };
 
-/** CSV header names the importer accepts for each field (see core import/normalizeRecord.ts). */
-const CSV_ALIASES: Record<keyof NewPair, readonly string[]> = {
-  persona: ['persona', 'name'],
-  axis: ['axis'],
-  type: ['type', 'question_type'],
-  split: ['split'],
-  prompt: ['prompt', 'x', 'question'],
-  chosen: ['chosen', 'yw', 'y_w', 'preferred', 'response_chosen'],
-  rejected: ['rejected', 'yl', 'y_l', 'dispreferred', 'response_rejected'],
-};
+/** The pair fields the form fills, by the CSV header names the importer accepts for each. */
+const CSV_ALIASES: Record<keyof NewPair, readonly string[]> = FIELD_ALIASES;
 
 export function appendPair(text: string, pair: NewPair, fileName?: string): AppendResult {
   const record = Object.fromEntries(Object.entries(pair).filter(([, value]) => value !== undefined && value !== ''));

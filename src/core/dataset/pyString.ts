@@ -75,12 +75,12 @@ export function pyCharAt(s: string, index: number): string | undefined {
 
 /** `s.find(sub, start, end)`: the lowest code-point index of `sub` within s[start:end], else −1. */
 export function pyFind(s: string, sub: string, start = 0, end?: number): number {
-  return findWithin(s, start, end, (window) => window.indexOf(sub));
+  return findWithin(s, start, end, (slice) => slice.indexOf(sub));
 }
 
 /** `s.rfind(sub, start, end)`: the highest code-point index of `sub` within s[start:end], else −1. */
 export function pyRfind(s: string, sub: string, start = 0, end?: number): number {
-  return findWithin(s, start, end, (window) => window.lastIndexOf(sub));
+  return findWithin(s, start, end, (slice) => slice.lastIndexOf(sub));
 }
 
 /** Runs a UTF-16 search over s[start:end] and maps its offset back to a code-point index of s. */

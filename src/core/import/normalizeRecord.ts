@@ -14,8 +14,8 @@ export type PairWithoutId = Omit<PreferencePair, 'id'> & { id?: string };
 type FieldIssue = Omit<ImportIssue, 'line'>;
 export type NormalizedRecord = { ok: true; pair: PairWithoutId } | { ok: false; issues: FieldIssue[] };
 
-/** Where each pair field may come from, in order of preference. */
-const FIELD_ALIASES = {
+/** Where each pair field may come from, in order of preference (also the CSV header names the page writes to). */
+export const FIELD_ALIASES = {
   id: ['id'],
   persona: ['persona', 'name'],
   axis: ['axis'],

@@ -23,7 +23,7 @@ export interface SourceRow {
 export interface RowsRead {
   rows: SourceRow[];
   issues: ImportIssue[];
-  /** Set when the text was a pair set document. */
+  /** Set when the text was a pair-set document (JSON object). */
   name?: string;
   personas?: Persona[];
 }
