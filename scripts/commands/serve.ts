@@ -52,9 +52,11 @@ async function runServe(options: ServeCliOptions): Promise<void> {
   try {
     const tokenizer = await loadServerTokenizer(options.model);
     const modelName = options.servedModelName ?? options.model;
+    const generateFromIds = engine.generateFromIds?.bind(engine);
     const server = createOpenAiServer(engine, {
       modelName,
       tokenizer,
+      ...(generateFromIds ? { continuer: { continueIds: generateFromIds } } : {}),
       defaultMaxTokens: options.maxTokens,
       ...(options.quiet ? {} : { log: (line: string) => reporter.info(line) }),
     });

@@ -10,8 +10,8 @@
  * its sampler's seed is process-global): requests are answered in arrival order.
  *
  * What this server cannot do, and says so with a 400: generating from a raw prompt on
- * `/v1/completions` (max_tokens > 0) unless a PromptContinuer is given, since the Engine interface
- * only generates from chat messages; `top_logprobs` (the engine scores given tokens only, so
+ * `/v1/completions` (max_tokens > 0) unless a PromptContinuer is given (`serve` passes the engine's
+ * optional `generateFromIds`); `top_logprobs` (the engine scores given tokens only, so
  * they come back null); `stop`, tools and chat `logprobs`.
  *
  * Failures handled: malformed JSON, schema violations, unknown models and unsupported

@@ -110,6 +110,16 @@ export interface Engine {
     signal?: CancelSignal,
   ): Promise<GenerateResult>;
   score(request: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult>;
+  /**
+   * Optional: continue raw token ids (BOS included, no chat template), as a completions API
+   * does. Engines that only take chat messages leave it out.
+   */
+  generateFromIds?(
+    promptIds: readonly number[],
+    options: GenerateOptionsInput,
+    onToken?: TokenListener,
+    signal?: CancelSignal,
+  ): Promise<GenerateResult>;
   /** Token ids of `text` with no special tokens added. */
   tokenize(text: string): Promise<number[]>;
   dispose(): Promise<void>;

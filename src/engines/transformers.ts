@@ -138,14 +138,35 @@ class TransformersEngine implements Engine {
 
   async generate(
     messages: readonly ChatMessage[],
-    optionsInput: GenerateOptionsInput,
+    options: GenerateOptionsInput,
     onToken: (text: string) => void = () => {},
     signal?: CancelSignal,
   ): Promise<GenerateResult> {
     throwIfCancelled(signal);
-    const options = GenerateOptions.parse(optionsInput);
     const prompt = this.#template.render(messages, { addGenerationPrompt: true });
-    const promptIds = await this.#withBos(prompt);
+    return this.#generate(await this.#withBos(prompt), prompt, options, onToken, signal);
+  }
+
+  async generateFromIds(
+    promptIds: readonly number[],
+    options: GenerateOptionsInput,
+    onToken: (text: string) => void = () => {},
+    signal?: CancelSignal,
+  ): Promise<GenerateResult> {
+    throwIfCancelled(signal);
+    if (promptIds.length === 0) throw new AppError('invalid-input', 'Generation needs at least one prompt token.');
+    const prompt = this.tokenizer.decode([...promptIds], { skip_special_tokens: false });
+    return this.#generate([...promptIds], prompt, options, onToken, signal);
+  }
+
+  async #generate(
+    promptIds: number[],
+    prompt: string,
+    optionsInput: GenerateOptionsInput,
+    onToken: (text: string) => void,
+    signal: CancelSignal | undefined,
+  ): Promise<GenerateResult> {
+    const options = GenerateOptions.parse(optionsInput);
     assertFitsContext('The prompt', promptIds.length + 1, this.options.model, this.info.contextWindow);
     const maxNewTokens = Math.min(options.maxNewTokens, this.info.contextWindow - promptIds.length);
 

@@ -100,6 +100,14 @@ describe('Transformers.js engine on the tiny Llama (Node, CPU)', () => {
     expect(result.finishReason).toBe(result.tokenIds.at(-1) === 2 ? 'eos' : 'length');
   });
 
+  it('continues raw token ids (no chat template) greedily like the float64 reference', async () => {
+    const promptIds = [1, ...(await engine.tokenize('Once upon a time'))];
+    const result = await engine.generateFromIds?.(promptIds, { maxNewTokens: 10, temperature: 0 });
+    expect(result?.tokenIds).toEqual(reference.greedyContinuation(promptIds, 10));
+    expect(result?.prompt).toBe('<s> Once upon a time');
+    expect(result?.promptTokenCount).toBe(promptIds.length);
+  });
+
   it('samples reproducibly for a seed, with top-p', async () => {
     const messages = [{ role: 'user' as const, content: 'Hi' }];
     const options = { maxNewTokens: 16, temperature: 1, topP: 0.9, seed: 11 };
