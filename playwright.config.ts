@@ -9,12 +9,12 @@
  * crash request) on TEST_BUILD_PORT, built into .cache/e2e-dist so it can never be mistaken for a
  * release in dist/.
  */
-import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, systemChromiumPath } from './scripts/lib/chromium.ts';
 import { HARNESS_PATH, TEST_BUILD_DIR, TEST_BUILD_PORT, TEST_BUILD_URL } from './tests/e2e/testBuild.ts';
 
 const PORT = 4173;
-const systemChromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((path) => path && existsSync(path));
+const systemChromium = systemChromiumPath();
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -30,15 +30,7 @@ export default defineConfig({
     screenshot: 'only-on-failure',
     launchOptions: {
       ...(systemChromium ? { executablePath: systemChromium } : {}),
-      args: [
-        '--no-sandbox',
-        '--headless=new',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--enable-unsafe-webgpu',
-      ],
+      args: [...CHROMIUM_ARGS],
     },
   },
   webServer: [

@@ -25,7 +25,7 @@
  * Exit: 0 when every check passes; 1 when a check fails; 2 when this machine cannot run it
  * (no WebGPU adapter, the model cannot be loaded, bad options).
  */
-import { existsSync } from 'node:fs';
+import { systemChromiumPath } from '../lib/chromium.ts';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
     await mkdir(values.profile, { recursive: true });
-    const systemChromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((path) => path && existsSync(path));
+    const systemChromium = systemChromiumPath();
     const context = await chromium.launchPersistentContext(values.profile, {
       ...(systemChromium ? { executablePath: systemChromium } : {}),
       headless: !values.headed,

@@ -17,6 +17,7 @@
  * their codes intact), cancellation (an interrupt to the page), and a browser that dies (every
  * later call rejects with `worker-crashed`). It builds nothing itself.
  */
+import { CHROMIUM_ARGS, systemChromiumPath } from '../chromium.ts';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -79,16 +80,6 @@ export interface BrowserEngine extends Engine {
   requestedUrls(): readonly string[];
 }
 
-/** The flags the browser tests use (playwright.config.ts), for the same headless Chromium. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless=new',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--enable-unsafe-webgpu',
-] as const;
 
 /** A driver answer (driverApi.ts `DriverOutcome`); the value is parsed with the call's own schema. */
 const Outcome = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), value: z.unknown() }), z.object({ ok: z.literal(false), error: SerializedError })]);
@@ -203,7 +194,7 @@ async function workerSpec(entry: CatalogEntry, device: BrowserDevice, driver: Dr
 async function launch(options: BrowserEngineOptions): Promise<{ browser: Browser | undefined; context: BrowserContext }> {
   // Imported when used: Playwright is a dev dependency and the CLI's other engines do not need it.
   const { chromium } = await import('@playwright/test');
-  const systemChromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((path) => path && existsSync(path));
+  const systemChromium = systemChromiumPath();
   const launchOptions = {
     ...(systemChromium ? { executablePath: systemChromium } : {}),
     headless: true,
