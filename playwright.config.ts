@@ -4,16 +4,15 @@
  * machines cannot download Playwright's browser; elsewhere Playwright's own browser is used.
  * WebGPU runs through SwiftShader on a localhost page with --enable-unsafe-webgpu.
  *
- * Two servers: the release build (the page as users get it) on PORT, and the test build
+ * Two servers: the release build (the page as users get it) on RELEASE_PORT, and the test build
  * (PLAYGROUND_TEST_BUILD=1: the worker harness page, the tiny model under models/, the test-only
  * crash request) on TEST_BUILD_PORT, built into .cache/e2e-dist so it can never be mistaken for a
- * release in dist/.
+ * release in dist/. Both ports are this checkout's own (tests/e2e/testBuild.ts).
  */
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromiumPath } from './scripts/lib/chromium.ts';
-import { HARNESS_PATH, TEST_BUILD_DIR, TEST_BUILD_PORT, TEST_BUILD_URL } from './tests/e2e/testBuild.ts';
+import { HARNESS_PATH, RELEASE_PORT as PORT, TEST_BUILD_DIR, TEST_BUILD_PORT, TEST_BUILD_URL } from './tests/e2e/testBuild.ts';
 
-const PORT = 4173;
 const systemChromium = systemChromiumPath();
 
 export default defineConfig({

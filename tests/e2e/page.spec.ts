@@ -41,7 +41,7 @@ const WALKS: Walk[] = [
 for (const walk of WALKS) {
   test(`the playground on ${walk.device}: pairs, persona, comparison, scoring, persistence, export`, async ({ page, context, baseURL }, testInfo) => {
     test.setTimeout(240_000);
-    const origin = new URL(baseURL ?? 'http://127.0.0.1:4173/').origin;
+    const origin = new URL(baseURL as string).origin;
     await installProbes(context);
     const requests = recordRequests(context);
     const dialogs: string[] = [];
