@@ -31,6 +31,18 @@ export const PAPER_PATH = fileURLToPath(new URL('../../../shared/paper/wikiperso
 /** The committed copy of the paper's Appendix G prompt lines (scripts/fixtures/extractAppendixG.ts). */
 export const APPENDIX_G_FIXTURE_PATH = fileURLToPath(new URL('../fixtures/paper/appendix-g.txt', import.meta.url));
 
+/** The committed copy of the paper's Table 7 rows (scripts/fixtures/extractAppendixG.ts). */
+export const TABLE_7_FIXTURE_PATH = fileURLToPath(new URL('../fixtures/paper/table-7.txt', import.meta.url));
+
+/** Table 7's rows ("axis\tName (Category), Name (Category), …"), between its header line and the blank line after. */
+export function tableSevenLines(paperText: string): string {
+  const lines = paperText.split('\n');
+  const header = lines.findIndex((line) => line.startsWith('Axes\tCategory (persona)'));
+  if (header < 0) throw new Error('Table 7 ("Axes\tCategory (persona)") is not in the paper text.');
+  const end = lines.findIndex((line, index) => index > header && line.trim() === '');
+  return `${lines.slice(header + 1, end < 0 ? undefined : end).join('\n')}\n`;
+}
+
 /** Each prompt's heading in the paper, by the paper's numbering. */
 export const PAPER_PROMPT_TITLES = {
   'G.1': 'Prompt to sample personas',

@@ -3,8 +3,9 @@
  * the `item[20:]` bug fixed), G.2 question parsing and dedup (§2.4), the CoT plan (§2.5) and the
  * people a config resolves to.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseCategory, goldCot, isUsableCot, parseCategories, phaseTwoCallsPerCot, phaseTwoMessages } from '../../src/core/dataset/cot.ts';
+import { chooseCategory, goldCot, isUsableCot, parseCategories, phaseTwoCallsPerCot, phaseTwoMessages, renderCategoryList } from '../../src/core/dataset/cot.ts';
 import { parseBuildConfig, type BuildConfig } from '../../src/core/dataset/config.ts';
 import { configuredPersonas, generatedPersonas } from '../../src/core/dataset/people.ts';
 import { parsePersonaSelection } from '../../src/core/dataset/personaParsing.ts';
@@ -12,6 +13,7 @@ import { dedupQuestions, divergentQuestionId, extractQuestion, parseQuestions, p
 import { AXES, CV_FOLDS, assignFolds, axesOf, axisFolderName, axisLabels, flatName, membersOf, tableSevenRoster } from '../../src/core/dataset/roster.ts';
 import { rngFor } from '../../src/core/dataset/seeds.ts';
 import { COT_RESPONSE_SYSTEM } from '../../src/core/prompts.ts';
+import { TABLE_7_FIXTURE_PATH, readPaperText, tableSevenLines } from '../support/paperPrompts.ts';
 
 const providers = {
   generator: { type: 'local', model: 'g' },
@@ -26,8 +28,57 @@ function config(input: Record<string, unknown>): BuildConfig {
   return parsed.config;
 }
 
+const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+
+/** "Name (Category), Name (Category (with brackets))" → the pairs, splitting only at depth 0. */
+function tableCells(cells: string): { name: string; category: string }[] {
+  const out: { name: string; category: string }[] = [];
+  let depth = 0;
+  let start = 0;
+  let open = -1;
+  for (let i = 0; i < cells.length; i++) {
+    if (cells[i] === '(' && depth++ === 0) open = i;
+    if (cells[i] === ')' && --depth === 0) {
+      out.push({ name: cells.slice(start, open).replace(/^,/u, '').trim(), category: cells.slice(open + 1, i) });
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
 describe('Table 7 roster', () => {
   const roster = tableSevenRoster();
+
+  it('uses Table 7\u2019s names and category labels exactly as the paper prints them', () => {
+    const paper = readPaperText();
+    const table = paper === undefined ? readFileSync(TABLE_7_FIXTURE_PATH, 'utf8') : tableSevenLines(paper);
+    if (paper !== undefined) expect(readFileSync(TABLE_7_FIXTURE_PATH, 'utf8'), 'stale copy: run npx tsx scripts/fixtures/extractAppendixG.ts').toBe(table);
+    const printed = table
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [axis = '', cells = ''] = line.split('\t');
+        return [axis, tableCells(cells).sort(byName)];
+      });
+    // Members in roster order (first appearance, as the authors' personas.json): Obama leads family too.
+    expect(printed).toEqual(AXES.map((axis) => [axis, membersOf(roster, axis).sort(byName)]));
+    expect(membersOf(roster, 'family marriage status')[1]).toEqual({ name: 'Prince Harry', category: 'Married without children' });
+    expect(membersOf(roster, 'age')[0]).toEqual({ name: 'Millie Bobby Brown', category: 'Children (0-12 years)' });
+  });
+
+  it('reads back every axis\u2019s categories from its gold CoT, each one chosen', () => {
+    for (const axis of AXES) {
+      const categories = membersOf(roster, axis).map((member) => member.category);
+      const cot = goldCot(axis, categories);
+      expect(parseCategories(cot), axis).toEqual(categories);
+      const chosen = new Set(Array.from({ length: 400 }, (_, i) => chooseCategory(cot, rngFor(3, axis, i))));
+      expect([...chosen].sort(), axis).toEqual([...categories].sort());
+    }
+    // As the paper's Table 10 prints it: a plain comma-separated list.
+    expect(goldCot('age', membersOf(roster, 'age').map((member) => member.category))).toBe(
+      'Axis: age\nCategories: Children (0-12 years), Teens (13-19 years), Adults (20-64 years), Seniors (65+ years)',
+    );
+  });
 
   it('has 50 people, 54 memberships on the 11 axes, and the three multi-axis people', () => {
     expect(roster).toHaveLength(50);
@@ -109,6 +160,8 @@ describe('people from the config', () => {
     ]);
     const twice = config({ personas: { source: 'list', people: [{ name: 'A', memberships: [{ axis: 'x', category: 'y' }] }, { name: 'A', memberships: [{ axis: 'z', category: 'w' }] }] } });
     expect(() => configuredPersonas(twice)).toThrow(/listed twice/);
+    const quoted = parseBuildConfig({ providers, personas: { source: 'list', people: [{ name: 'A', memberships: [{ axis: 'x', category: 'the "best" one' }] }] } });
+    expect(quoted).toEqual({ ok: false, issues: ['personas.people.0.memberships.0.category: expected a category without double quotes or line breaks, got "the \\"best\\" one"'] });
   });
 
   it('needs G.1 for "generate", merging people across axes', () => {
@@ -133,6 +186,7 @@ describe('parsePersonaSelection (G.1)', () => {
 - Veganism, Ellen DeGeneres, A comedian and TV host who has championed a plant-based diet for years.
 - Ketogenic: Halle Berry, An actress who follows keto: she talks about it often.
 * **Paleo**, **Megan Fox**, Actress.
+- "Raw", Someone Raw, Quoted category.
 2. Mediterranean, Jennifer Aniston, Actress known for balanced eating
 - Just a category without a name
 - Raw food,
@@ -143,6 +197,7 @@ Let me know if you want more!`;
       { axis: 'diet', category: 'Veganism', name: 'Ellen DeGeneres', description: 'A comedian and TV host who has championed a plant-based diet for years.' },
       { axis: 'diet', category: 'Ketogenic', name: 'Halle Berry', description: 'An actress who follows keto: she talks about it often.' },
       { axis: 'diet', category: 'Paleo', name: 'Megan Fox', description: 'Actress.' },
+      { axis: 'diet', category: 'Raw', name: 'Someone Raw', description: 'Quoted category.' },
       { axis: 'diet', category: 'Mediterranean', name: 'Jennifer Aniston', description: 'Actress known for balanced eating' },
     ]);
   });
@@ -189,6 +244,24 @@ describe('CoT plan (G.3)', () => {
     expect(parseCategories('Axis: religion\nCategories: Christians, Catholics, Muslim, Buddhist, and Jewish')).toEqual(['Christians', 'Catholics', 'Muslim', 'Buddhist', 'Jewish']);
     expect(parseCategories('Axis: diet\nCategories:\n1. Vegan\n2. Keto.')).toEqual(['Vegan', 'Keto']);
     expect(parseCategories('Axis: diet')).toEqual([]);
+  });
+
+  it('never splits inside a bracket or a quoted label, and quotes labels a plain list would break', () => {
+    // Table 10's Biden CoT, with a comma inside one of the brackets.
+    expect(parseCategories('Axis: Politics (specifically, environmental policy) Categories: Democratic, Green Party, Independent (pro-environment, pro-business), and Independent (anti-environment).')).toEqual([
+      'Democratic',
+      'Green Party',
+      'Independent (pro-environment, pro-business)',
+      'Independent (anti-environment)',
+    ]);
+    const labels = ['Married, no children', 'Married with children', 'Single'];
+    expect(renderCategoryList(labels)).toBe('"Married, no children", "Married with children", "Single"');
+    expect(parseCategories(goldCot('family', labels))).toEqual(labels);
+    for (const awkward of [['Ph.D.', 'MBA'], ['- dash', 'x'], ['and so on', 'y'], ['Open (bracket', 'close) bracket'], [' padded ', 'z']]) {
+      expect(parseCategories(goldCot('axis', awkward)), JSON.stringify(awkward)).toEqual(awkward);
+    }
+    expect(renderCategoryList(['Veganism', 'Paleo'])).toBe('Veganism, Paleo');
+    expect(() => renderCategoryList(['say "hi", twice'])).toThrow(/double quote/);
   });
 
   it('accepts a CoT only with a category to choose', () => {

@@ -118,7 +118,13 @@ export const ROLE_NAMES = ['generator', 'judge', 'baseline', 'reward', 'embedder
 
 const sectionError = (what: string) => ({ error: (issue: { input?: unknown }) => expectation(what, issue.input) });
 
-const Membership = z.strictObject({ axis: text('an axis name such as "diet"'), category: text('a category such as "Ketogenic"') });
+const Membership = z.strictObject({
+  axis: text('an axis name such as "diet"'),
+  // CoTs quote a category when they must (cot.ts renderCategoryList), so a label holds no quote or line break.
+  category: text('a category such as "Ketogenic"').refine((category) => !/["\n]/u.test(category), {
+    error: (issue) => `expected a category without double quotes or line breaks, got ${JSON.stringify(issue.input)}`,
+  }),
+});
 
 export const PersonaSourceConfig = z.discriminatedUnion(
   'source',

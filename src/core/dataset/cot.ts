@@ -26,16 +26,53 @@ import { pyLen, pyStrip } from './pyString.ts';
 /** The authors' test for a usable phase-1 CoT: longer than one character. */
 export const MIN_COT_LENGTH = 2;
 
-/** The categories listed by a CoT: after "Categories:" to the end, split on commas and lines, markers removed. */
+/**
+ * One list item: a quoted span, a bracketed span (no nesting) or any character but a comma or a
+ * line break. Commas inside quotes or brackets ("Independent (pro-business, pro-environment)") stay
+ * in the item; an unmatched quote or bracket is an ordinary character.
+ */
+const LIST_ITEM = /(?:"[^"\n]*"|\([^()\n]*\)|\[[^[\]\n]*\]|[^,\n])+/gu;
+const QUOTED = /^"([^"\n]*)"$/u;
+
+function cleanItem(item: string): string {
+  const cleaned = pyStrip(item.replace(/^\s*(?:[-*•]|\d{1,2}[.)])\s*/u, ''))
+    .replace(/[.;]$/u, '')
+    .trim()
+    .replace(/^and\s+/iu, '');
+  return QUOTED.exec(cleaned)?.[1] ?? cleaned;
+}
+
+/**
+ * The categories of a list as a CoT writes it: items separated by commas or lines, bullets, a
+ * final "and" and a closing full stop removed, quotes around an item removed (what
+ * `renderCategoryList` adds). The authors split on commas alone, so their first item kept the
+ * "Categories: " label and a comma inside parentheses cut a category in two.
+ */
+export function splitCategoryList(list: string): string[] {
+  return (list.match(LIST_ITEM) ?? []).map(cleanItem).filter((item) => item !== '' && !/^and$/iu.test(item));
+}
+
+/** The categories listed by a CoT: after "Categories:" to the end (`splitCategoryList`). */
 export function parseCategories(cot: string): string[] {
   const start = cot.toLowerCase().indexOf('categories:');
-  if (start < 0) return [];
-  return cot
-    .slice(start + 'categories:'.length)
-    .split(/[,\n]/u)
-    .map((item) => pyStrip(item.replace(/^\s*(?:[-*•]|\d{1,2}[.)])\s*/u, '')).replace(/[.;]$/u, '').trim())
-    .filter((item) => item !== '' && !/^and$/iu.test(item))
-    .map((item) => item.replace(/^and\s+/iu, ''));
+  return start < 0 ? [] : splitCategoryList(cot.slice(start + 'categories:'.length));
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((item, i) => item === b[i]);
+
+/**
+ * Categories as a CoT lists them: joined with ", " as the authors and the paper's Table 10 do
+ * ("Veganism, Gluten-Free, Paleo"), unless that list would not read back as these labels (a label
+ * with a comma, a trailing full stop, a leading bullet…); then every label is quoted
+ * ("\"Married, no children\", \"Single\""). Labels cannot hold a double quote or a line break
+ * (the config and the G.1 parser refuse them).
+ */
+export function renderCategoryList(categories: readonly string[]): string {
+  const plain = categories.join(', ');
+  if (sameList(splitCategoryList(plain), categories)) return plain;
+  const unquotable = categories.find((category) => /["\n]/u.test(category));
+  if (unquotable !== undefined) throw new RangeError(`A category label cannot hold a double quote or a line break: ${JSON.stringify(unquotable)}`);
+  return categories.map((category) => `"${category}"`).join(', ');
 }
 
 /** A phase-1 CoT is usable when it is longer than one character and lists at least one category. */
@@ -48,7 +85,7 @@ export function isUsableCot(cot: string): boolean {
  * ("Axis: diet\nCategories: Veganism, Gluten-Free, …"), i.e. the part before "Chosen category".
  */
 export function goldCot(axis: string, categories: readonly string[]): string {
-  return `Axis: ${axis}\nCategories: ${categories.join(', ')}`;
+  return `Axis: ${axis}\nCategories: ${renderCategoryList(categories)}`;
 }
 
 /** Phase 1: G.3 for the question. */

@@ -10,7 +10,8 @@
  *   remark are skipped (the authors' split kept a header as a garbage first "persona");
  * - the sub-category may end with ":" as well as "," ("Veganism: Ellen DeGeneres, …"), as the
  *   authors' ":"→"," replacement allowed, but colons inside the description stay;
- * - Markdown emphasis around fields ("**Veganism**") is removed;
+ * - Markdown emphasis around fields ("**Veganism**") is removed, and double quotes from a category
+ *   (a CoT lists categories in quotes when it must, `renderCategoryList`);
  * - a line without both a category and a name is skipped; a missing description is "".
  */
 import { mergeMemberships, type RosterPersona } from './roster.ts';
@@ -37,7 +38,7 @@ export function parsePersonaSelection(reply: string, axis: string): ParsedPerson
     const body = bullet[1];
     const categoryEnd = body.search(/[,:]/u);
     if (categoryEnd < 0) continue;
-    const category = clean(body.slice(0, categoryEnd));
+    const category = clean(body.slice(0, categoryEnd).replaceAll('"', ''));
     const rest = body.slice(categoryEnd + 1);
     const nameEnd = rest.indexOf(',');
     const name = clean(nameEnd < 0 ? rest : rest.slice(0, nameEnd));

@@ -6,6 +6,12 @@
  * The paper's personas were curated by hand from GPT-4's G.1 suggestions (the pruning rule is not
  * published, spec §7.6), so the default build uses this roster rather than regenerating people.
  * "Gordon Ramsey" is spelled as the authors spell it throughout, so names join with their files.
+ *
+ * Category labels: the authors' labels lived in their `personas.json` (`"axis: category"`), which is
+ * not in their repository; Table 7 is the only record of them, so its labels are used verbatim. Their
+ * G.1 parser cut a category at its first comma, so none of their labels held a comma; ours may (a
+ * config's own list), which is why CoT category lists are rendered and read by `cot.ts`, never split
+ * on commas blindly.
  */
 
 /** The authors' `AXES`, with the stray newlines of two entries removed (spec §2.1). */
@@ -39,19 +45,26 @@ export interface RosterPersona {
   cv: number;
 }
 
-/** Table 7, in the paper's order within each axis. */
+/**
+ * Table 7, in the paper's order within each axis, every category label exactly as printed there
+ * ("Children (0-12 years)", "Married without children"): these strings reach G.2's prompts and the
+ * gold CoTs the baseline is conditioned on, so a paraphrase changes the data.
+ */
 const TABLE_7: readonly (readonly [axis: (typeof AXES)[number], members: readonly (readonly [name: string, category: string])[]])[] = [
-  ['sports', [['LeBron James', 'Basketball'], ['Serena Williams', 'Tennis'], ['David Beckham', 'Soccer'], ['Tiger Woods', 'Golf'], ['Mike Trout', 'Baseball']]],
+  ['sports', [['LeBron James', 'Basketball Player'], ['Serena Williams', 'Tennis Player'], ['David Beckham', 'Soccer Player'], ['Tiger Woods', 'Golf Player'], ['Mike Trout', 'Baseball Player']]],
   ['diet', [['Ellen DeGeneres', 'Veganism'], ['Gwyneth Paltrow', 'Gluten-Free'], ['Megan Fox', 'Paleo'], ['Jennifer Aniston', 'Mediterranean'], ['Halle Berry', 'Ketogenic']]],
   ['politics', [['Bernie Sanders', 'Liberal'], ['Donald Trump', 'Conservative'], ['Rand Paul', 'Libertarian'], ['Alexandria Ocasio-Cortez', 'Progressive'], ['Joe Biden', 'Centrist']]],
   ['religion', [['Joel Osteen', 'Christianity'], ['Richard Dawkins', 'Atheism'], ['Mayim Bialik', 'Judaism'], ['Richard Gere', 'Buddhism'], ['Zayn Malik', 'Islam']]],
-  ['age', [['Millie Bobby Brown', 'Children 0–12'], ['Billie Eilish', 'Teens 13–19'], ['Barack Obama', 'Adults 20–64'], ['Sir Ian McKellen', 'Seniors 65+']]],
+  ['age', [['Millie Bobby Brown', 'Children (0-12 years)'], ['Billie Eilish', 'Teens (13-19 years)'], ['Barack Obama', 'Adults (20-64 years)'], ['Sir Ian McKellen', 'Seniors (65+ years)']]],
   ['profession', [['Elon Musk', 'Entrepreneurs'], ['Meryl Streep', 'Actors'], ['Elton John', 'Musicians'], ['Tom Brady', 'Athletes'], ['J.K. Rowling', 'Writers']]],
-  ['geographical location', [['Elon Musk', 'West Coast USA'], ['Robert De Niro', 'East Coast'], ['Oprah Winfrey', 'Midwest'], ['Beyoncé', 'Southern USA'], ['Daniel Radcliffe', 'Outside USA']]],
+  ['geographical location', [['Elon Musk', 'West Coast USA'], ['Robert De Niro', 'East Coast USA'], ['Oprah Winfrey', 'Midwestern USA'], ['Beyoncé', 'Southern USA'], ['Daniel Radcliffe', 'Outside USA']]],
   ['gender', [['Barack Obama', 'Male'], ['Oprah Winfrey', 'Female'], ['Sam Smith', 'Non-binary'], ['Laverne Cox', 'Transgender Female'], ['Chaz Bono', 'Transgender Male']]],
-  ['education level', [['Neil deGrasse Tyson', 'Doctoral'], ['Quentin Tarantino', 'High School'], ['Gordon Ramsey', 'Vocational'], ['Sheryl Sandberg', 'Undergraduate'], ['Bill Clinton', 'Graduate']]],
-  ['AI professors', [['Timnit Gebru', 'AI Ethics'], ['Suchi Saria', 'AI in Medicine'], ['Yoshua Bengio', 'AI in Neuroscience'], ['Latanya Sweeney', 'AI in Data Privacy'], ['Sebastian Thrun', 'Autonomous Systems']]],
-  ['family marriage status', [['Prince Harry', 'Married, no children'], ['Barack Obama', 'Married with children'], ['Taylor Swift', 'Single'], ['Jeff Bezos', 'Divorced'], ['Queen Elizabeth II', 'Widowed']]],
+  ['education level', [['Neil deGrasse Tyson', 'Doctoral Degree'], ['Quentin Tarantino', 'High School Educated'], ['Gordon Ramsey', 'Vocational Education'], ['Sheryl Sandberg', 'Undergraduate Degree'], ['Bill Clinton', 'Graduate Degree']]],
+  [
+    'AI professors',
+    [['Timnit Gebru', 'AI Ethics Professors'], ['Suchi Saria', 'AI in Medicine Professors'], ['Yoshua Bengio', 'AI in Neuroscience Professors'], ['Latanya Sweeney', 'AI in Data Privacy Professors'], ['Sebastian Thrun', 'Autonomous System AI Professors']],
+  ],
+  ['family marriage status', [['Prince Harry', 'Married without children'], ['Barack Obama', 'Married with children'], ['Taylor Swift', 'Single'], ['Jeff Bezos', 'Divorced'], ['Queen Elizabeth II', 'Widowed']]],
 ];
 
 /** The authors' CV folds: the test personas of each fold (`experiments/train_dpo_pp_one_model_cv.qsub`). */
