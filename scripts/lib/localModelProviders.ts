@@ -1,7 +1,14 @@
 /**
- * Local Transformers.js models for the dataset build: a sentence embedder (feature-extraction
- * pipeline, mean pooling over the attention mask, L2 normalisation) and a reward model scored by
- * its raw logit.
+ * Local Transformers.js models for the dataset build: a sentence embedder and a reward model
+ * scored by its raw logit.
+ *
+ * Embedder: the folder's sentence-transformers modules, as `SentenceTransformer.encode` runs them
+ * (sentenceTransformers.ts: truncation to `max_seq_length`, pooling, Dense, Normalize); without a
+ * modules.json, mean pooling over the attention mask and L2 normalisation, as before. A
+ * sentence-transformers folder's graph is loaded as one encoder graph whatever its model_type
+ * (sentence-t5's "t5" is an encoder–decoder class in Transformers.js). A graph that already
+ * outputs `sentence_embedding` (Optimum's sentence-transformers export) ran the modules itself:
+ * that output is used, after checking its width against the modules'.
  *
  * Reward models: the text-classification pipeline applies a softmax, so a single-logit reward
  * model would score 1.0 for everything; the logits are read from the model directly instead.
@@ -17,22 +24,13 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  AutoModel,
-  AutoModelForSequenceClassification,
-  AutoTokenizer,
-  env,
-  pipeline,
-  type FeatureExtractionPipeline,
-  type PreTrainedModel,
-  type PreTrainedTokenizer,
-  type Tensor,
-} from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, env, type PreTrainedTokenizer, type Tensor } from '@huggingface/transformers';
 import { throwIfCancelled } from '../../src/core/cancel.ts';
 import { AppError } from '../../src/core/errors.ts';
 import type { EmbeddingProvider, RewardProvider } from '../../src/core/providers.ts';
 import { assertModelFolder } from './localEngine.ts';
 import type { LocalModelProviderOptions } from './providers.ts';
+import { embedFromTokens, embeddingPipelineOf } from './sentenceTransformers.ts';
 
 const DEFAULT_EMBED_BATCH = 32;
 const DEFAULT_REWARD_BATCH = 16;
@@ -67,18 +65,21 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+type EncoderModel = PreTrainedModel & ((inputs: Record<string, unknown>) => Promise<unknown>);
+
 export async function loadLocalEmbedder(model: string, options: LocalModelProviderOptions): Promise<EmbeddingProvider & { dispose(): Promise<void> }> {
   const { path, isFolder } = locate(model, options.dtype ?? 'fp32');
-  let extractor: FeatureExtractionPipeline;
+  const { pipeline } = embeddingPipelineOf(model);
+  const loadOptions = { device: options.device ?? 'cpu', dtype: options.dtype ?? 'fp32', local_files_only: isFolder } as const;
+  let tokenizer: PreTrainedTokenizer;
+  let encoder: EncoderModel;
   try {
-    extractor = (await pipeline('feature-extraction', path, {
-      device: options.device ?? 'cpu',
-      dtype: options.dtype ?? 'fp32',
-      local_files_only: isFolder,
-    })) as FeatureExtractionPipeline;
+    tokenizer = await AutoTokenizer.from_pretrained(path, { local_files_only: isFolder });
+    encoder = (await (pipeline.source === 'modules.json' ? PreTrainedModel : AutoModel).from_pretrained(path, loadOptions)) as EncoderModel;
   } catch (error) {
     throw loadError(model, error);
   }
+  const finalWidth = pipeline.steps.findLast((step) => step.kind === 'dense')?.outFeatures;
   const batchSize = options.batchSize ?? DEFAULT_EMBED_BATCH;
   return {
     id: `local:${path}`,
@@ -86,16 +87,33 @@ export async function loadLocalEmbedder(model: string, options: LocalModelProvid
       const vectors: number[][] = [];
       for (const batch of chunks(texts, batchSize)) {
         throwIfCancelled(signal);
-        const output = await extractor([...batch], { pooling: 'mean', normalize: true });
-        const [rows, width] = output.dims as [number, number];
-        if (output.dims.length !== 2 || rows !== batch.length) throw new AppError('internal', `The embedder returned shape [${output.dims.join(', ')}] for ${batch.length} texts.`);
-        const data = output.data as Float32Array;
-        for (let row = 0; row < rows; row++) vectors.push(Array.from(data.subarray(row * width, (row + 1) * width)));
-        output.dispose();
+        const inputs = tokenizer(
+          batch.map((text) => (pipeline.doLowerCase ? text.toLowerCase() : text)),
+          { padding: true, truncation: true, ...(pipeline.maxSeqLength ? { max_length: pipeline.maxSeqLength } : {}) },
+        ) as unknown as { input_ids: Tensor; attention_mask: Tensor };
+        const outputs = (await encoder(inputs as unknown as Record<string, unknown>)) as Record<string, Tensor | undefined>;
+        const sentences = pipeline.source === 'modules.json' ? outputs.sentence_embedding : undefined;
+        if (sentences) {
+          const [rows, width] = sentences.dims as [number, number];
+          if (sentences.dims.length !== 2 || rows !== batch.length) throw new AppError('internal', `The embedder returned sentence embeddings of shape [${sentences.dims.join(', ')}] for ${batch.length} texts.`);
+          if (finalWidth !== undefined && width !== finalWidth) throw new AppError('invalid-input', `${model}: the graph's sentence_embedding has ${width} dimensions, its modules end in ${finalWidth}: the module files do not belong to this export.`);
+          const data = sentences.data as Float32Array;
+          for (let row = 0; row < rows; row++) vectors.push(Array.from(data.subarray(row * width, (row + 1) * width)));
+        } else {
+          // What Transformers.js's feature-extraction pipeline reads.
+          const tokens = outputs.last_hidden_state ?? outputs.logits ?? outputs.token_embeddings;
+          if (!tokens || tokens.dims.length !== 3 || tokens.dims[0] !== batch.length) {
+            throw new AppError('internal', `The embedder returned ${tokens ? `shape [${tokens.dims.join(', ')}]` : 'no token embeddings'} for ${batch.length} texts.`);
+          }
+          vectors.push(...embedFromTokens(tokens.data as Float32Array, tokens.dims as [number, number, number], inputs.attention_mask.data as BigInt64Array, pipeline));
+        }
+        for (const output of Object.values(outputs)) output?.dispose();
       }
       return vectors;
     },
-    dispose: () => extractor.dispose(),
+    dispose: async () => {
+      await encoder.dispose();
+    },
   };
 }
 

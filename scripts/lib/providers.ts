@@ -9,7 +9,9 @@
  * usage accounting (calls, retries, tokens, cache hits, estimated cost from a price table).
  *
  * Failures handled: see resilientCall.ts for HTTP; responses of the wrong shape (zod) stop with
- * "not the expected API"; a server that ignores `n` is caught (fewer choices than asked); the API
+ * "not the expected API"; a server that ignores `n` is caught (fewer choices than asked); `top_k`
+ * goes only to servers that take it (`acceptsTopK`: not api.openai.com), and the run is told once
+ * when a request's top-k is left out; the API
  * key comes from the environment variable named in the options, is scrubbed from every message
  * and never reaches the cache (the cache key covers the request body only).
  */
@@ -20,7 +22,7 @@ import type { CancelSignal } from '../../src/core/cancel.ts';
 import { costOf } from '../../src/core/dataset/plan.ts';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError, isAbortError } from '../../src/core/errors.ts';
-import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../src/core/providers.ts';
+import { acceptsTopK, type ChatProvider, type ChatRequest, type ChatResponse, type EmbeddingProvider, type RewardProvider } from '../../src/core/providers.ts';
 import { createOpenAiClient, resolveApiKey, serverMessage } from '../../src/engines/openai.ts';
 import type { RequestCache } from './requestCache.ts';
 import {
@@ -101,6 +103,8 @@ interface SideOptions {
   cache?: RequestCache;
   /** One secret-free line per retry (e.g. a Reporter's warn). */
   onRetry?: (message: string) => void;
+  /** Said once per provider: a request setting it cannot honour (a top-k the server has no field for). */
+  onWarning?: (message: string) => void;
 }
 
 function retryPolicy(options: z.output<typeof HttpProviderOptions>): RetryPolicy {
@@ -167,6 +171,8 @@ export function chatRequestBody(model: string, request: ChatRequest): Record<str
     n: request.n ?? 1,
     temperature: request.temperature,
     top_p: request.topP,
+    // vLLM's extra sampling field; absent unless asked for, so other requests keep their cache keys.
+    ...(request.topK ? { top_k: request.topK } : {}),
     max_tokens: request.maxTokens,
     seed: request.seed,
   };
@@ -181,6 +187,18 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
   const id = `openai:${options.model}`;
   const what = `POST ${options.baseUrl.replace(/\/+$/, '')}/chat/completions (${options.model})`;
   const callOptions = httpCallOptions(options, options.baseUrl, what, apiKey, accounting, input);
+  const sendsTopK = acceptsTopK(options.baseUrl);
+  let toldTopK = false;
+  /** The request as this server can take it: without top-k where the API has none (said once). */
+  const supported = (request: ChatRequest): ChatRequest => {
+    if (sendsTopK || !request.topK) return request;
+    if (!toldTopK) {
+      toldTopK = true;
+      input.onWarning?.(`${options.baseUrl} has no top_k parameter: sampling there uses temperature and top_p only (top-k ${request.topK} is not applied).`);
+    }
+    const { topK: _topK, ...rest } = request;
+    return rest;
+  };
 
   const toResponse = (response: ChatCompletionResponse, n: number, cached: boolean): ChatResponse => {
     const choices = [...response.choices].sort((a, b) => a.index - b.index);
@@ -198,7 +216,7 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
     id,
     stats: () => accounting.snapshot(),
     async chat(request: ChatRequest, signal?: CancelSignal): Promise<ChatResponse> {
-      const body = chatRequestBody(options.model, request);
+      const body = chatRequestBody(options.model, supported(request));
       const n = request.n ?? 1;
       const hit = input.cache?.get(id, body);
       if (hit !== undefined) {
@@ -297,6 +315,7 @@ export function createLocalChatProvider(engine: Engine, options: LocalChatProvid
               maxNewTokens: request.maxTokens ?? options.defaultMaxTokens ?? 256,
               temperature: request.temperature ?? 1,
               topP: request.topP ?? 1,
+              topK: request.topK ?? 0,
               seed: baseSeed + i,
             },
             undefined,

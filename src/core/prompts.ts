@@ -157,18 +157,25 @@ Now, provide ${nResponses} questions that ${joinedNames} might ask IN COMMON.`;
 // G.3 Dataset generation: chain-of-thought response sampling y
 
 /**
- * G.3's system turn. The braces are literal: they show Zephyr the answer format.
- *
- * The paper says "eleven" axes but lists twelve (the eleven dataset axes plus sexual orientation);
- * kept as printed. The authors' string instead lists "twenty different axis" (sports, health, diet,
- * economics, politics, religion, age, profession, geographical location, gender, personal
- * experience, sexual orientation, education level, culture, ethics, hobby interest, music, AI
- * professors, personalities, family marriage status), reads "think step my step", and starts with
- * the typo tag `<<<STSTEM>>>`, which their phase-1 sampling left in the system text (spec §2.5).
+ * G.3's axis list, as the paper prints it (the default) or as the authors' code had it. The paper
+ * says "eleven" axes but lists twelve (the eleven dataset axes plus sexual orientation); kept as
+ * printed. The authors' string (`SAMPLE_Y_GIVEN_AXIS_DIVERSE_CHAT`) lists "twenty different axis".
  */
-export const COT_RESPONSE_SYSTEM = `You are a helpful assistant. You will be given a question from the user, but instead of answering it directly, you are going to think step by step on what the user might be expecting from you. Individual preferences may differ along many axis (e.g., religion, political views). In this task, we define the following eleven different axis:
+export const COT_AXIS_LISTS = {
+  paper: 'eleven different axis:\n\nsports, diet, politics, religion, age, profession, geographical location, gender, sexual orientation, education level, AI professors, family marriage status.',
+  authors:
+    'twenty different axis:\n\nsports, health, diet, economics, politics, religion, age, profession, geographical location, gender, personal experience, sexual orientation, education level, culture, ethics, hobby interest, music, AI professors, personalities, family marriage status.',
+} as const;
+export type CotAxisList = keyof typeof COT_AXIS_LISTS;
 
-sports, diet, politics, religion, age, profession, geographical location, gender, sexual orientation, education level, AI professors, family marriage status.
+/**
+ * G.3's system turn with the chosen axis list. The braces are literal: they show Zephyr the answer
+ * format. Only the axis list follows the authors' string when asked for; its other differences are
+ * not reproduced: it reads "think step my step", ends one paragraph with a stray space, and starts
+ * with the typo tag `<<<STSTEM>>>`, which their phase-1 sampling left in the system text (spec §2.5).
+ */
+export function cotResponseSystem(axisList: CotAxisList = 'paper'): string {
+  return `You are a helpful assistant. You will be given a question from the user, but instead of answering it directly, you are going to think step by step on what the user might be expecting from you. Individual preferences may differ along many axis (e.g., religion, political views). In this task, we define the following ${COT_AXIS_LISTS[axisList]}
 
 Choose an axis from above that is the most relevant to the question being asked, then come up with a few (at most eight) categories within this axis (i.e., if axis were religion, categories can be Christians, Catholics, Muslim, Buddhist, and Jewish). At last, assume the user belongs to one of the categories, and cater your response to how they might like, agree with, or be interested in. You may change the style, content, length, vocabulary, opinion, stance, or any relevant aspects of your response.
 
@@ -177,11 +184,15 @@ Axis: {axis chosen}
 Categories: {list of categories}
 Chosen category: {category chosen}
 Response: {specific response for the person of the category}`;
+}
+
+/** G.3 as the paper prints it. */
+export const COT_RESPONSE_SYSTEM = cotResponseSystem('paper');
 
 /** G.3: the chat that makes the base model pick an axis and category before answering `question`. */
-export function cotResponseMessages(question: string): ChatMessage[] {
+export function cotResponseMessages(question: string, axisList: CotAxisList = 'paper'): ChatMessage[] {
   return [
-    { role: 'system', content: COT_RESPONSE_SYSTEM },
+    { role: 'system', content: cotResponseSystem(axisList) },
     { role: 'user', content: question },
   ];
 }

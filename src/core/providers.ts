@@ -11,10 +11,24 @@ export interface ChatRequest {
   messages: ChatMessage[];
   temperature?: number;
   topP?: number;
+  /** Sample among the k most likely tokens only (Hugging Face `generate`'s default is 50); 0 or absent: no top-k. */
+  topK?: number;
   maxTokens?: number;
   seed?: number;
   /** Completions wanted for the same messages (sampled independently). */
   n?: number;
+}
+
+/**
+ * Hosts whose API has no `top_k` (OpenAI's, Azure OpenAI): requests there go without it. Servers
+ * for open models (vLLM, SGLang, llama.cpp, our `serve`) take `top_k` as an extra body field.
+ */
+const HOSTS_WITHOUT_TOP_K = [/^api\.openai\.com$/u, /\.openai\.azure\.com$/u];
+
+/** Whether an OpenAI-compatible endpoint at `baseUrl` accepts `top_k`. */
+export function acceptsTopK(baseUrl: string): boolean {
+  const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/@]*@)?([^/:?#]+)/iu.exec(baseUrl)?.[1]?.toLowerCase() ?? '';
+  return !HOSTS_WITHOUT_TOP_K.some((pattern) => pattern.test(host));
 }
 
 export interface TokenUsage {

@@ -180,8 +180,10 @@ class TransformersEngine implements Engine {
       attention_mask: new Tensor('int64', new BigInt64Array(promptIds.length).fill(1n), [1, promptIds.length]),
       max_new_tokens: maxNewTokens,
       do_sample: sampling,
-      ...(sampling ? { temperature: options.temperature, top_k: options.topK } : {}),
-      logits_processor: sampling && options.topP < 1 ? [new TopPLogitsProcessor(options.topP)] : [],
+      // Top-k and top-p both run in our processor, in Hugging Face's order (top-k, then top-p over
+      // what is left); the library's sampler would apply top-k after our top-p.
+      ...(sampling ? { temperature: options.temperature, top_k: 0 } : {}),
+      logits_processor: sampling && (options.topP < 1 || options.topK > 0) ? [new TopKTopPLogitsProcessor(options.topK, options.topP)] : [],
       eos_token_id: this.info.eosTokenId,
       stopping_criteria: [stopping],
       streamer,
@@ -453,9 +455,15 @@ class CancelCriteria extends StoppingCriteria {
   }
 }
 
-/** Nucleus sampling, which Transformers.js accepts but ignores: logits outside the top-p mass → -Infinity. */
-export class TopPLogitsProcessor extends LogitsProcessor {
-  constructor(private readonly topP: number) {
+/**
+ * Top-k, then nucleus (top-p) sampling over the tokens top-k kept, as Hugging Face's warpers run
+ * after the temperature (Transformers.js ignores top_p and applies top_k after any processor).
+ */
+export class TopKTopPLogitsProcessor extends LogitsProcessor {
+  constructor(
+    private readonly topK: number,
+    private readonly topP: number,
+  ) {
     super();
   }
 
@@ -463,17 +471,31 @@ export class TopPLogitsProcessor extends LogitsProcessor {
     const data = logits.data as Float32Array;
     const vocab = logits.dims.at(-1) as number;
     for (let offset = 0; offset < data.length; offset += vocab) {
-      keepNucleus(data.subarray(offset, offset + vocab), this.topP);
+      keepNucleus(data.subarray(offset, offset + vocab), this.topP, this.topK);
     }
     return logits;
   }
 }
 
-export function keepNucleus(row: Float32Array, topP: number): void {
-  const order = Array.from(row.keys()).sort((a, b) => (row[b] as number) - (row[a] as number));
+/**
+ * Logits outside the sampling set → -Infinity: with `topK` > 0 first every logit below the k-th
+ * largest (ties with it stay, as HF's TopKLogitsWarper), then the smallest most-likely prefix of
+ * what is left whose probability reaches `topP` (at least one token).
+ */
+export function keepNucleus(row: Float32Array, topP: number, topK = 0): void {
+  if (topK > 0 && topK < row.length) {
+    // The k-th largest from a native numeric sort: a comparator sort of the whole vocabulary per token is slow.
+    const kth = Float32Array.from(row).sort()[row.length - topK] as number;
+    for (let i = 0; i < row.length; i++) if ((row[i] as number) < kth) row[i] = -Infinity;
+  }
+  // As Hugging Face, top-p 1 keeps everything (no rounding can drop the tail).
+  if (topP >= 1) return;
+  const order: number[] = [];
+  for (let i = 0; i < row.length; i++) if ((row[i] as number) > -Infinity) order.push(i);
+  order.sort((a, b) => (row[b] as number) - (row[a] as number));
   const max = row[order[0] as number] as number;
   let total = 0;
-  for (const value of row) total += Math.exp(value - max);
+  for (const index of order) total += Math.exp((row[index] as number) - max);
   let cumulative = 0;
   let kept = 0;
   while (kept < order.length && cumulative < topP) {

@@ -1,6 +1,6 @@
 /**
- * The shared tiny encoder fixtures at tests/fixtures/generated/tiny-embedder and tiny-reward
- * (gitignored), made by scripts/tinyModel/tinyEncoder.ts. Generated once and regenerated only when
+ * The shared tiny encoder fixtures at tests/fixtures/generated/tiny-embedder, tiny-reward and
+ * tiny-sentence-transformer (gitignored), made by scripts/tinyModel/tinyEncoder.ts. Generated once and regenerated only when
  * a file is missing or the stamp beside the folder records other options or another generator
  * version, like the tiny Llama fixture.
  */
@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TINY_ENCODER_FILES, TINY_ENCODER_GENERATOR_VERSION, makeTinyEncoder, type TinyEncoderKind } from '../../scripts/tinyModel/tinyEncoder.ts';
+import { TINY_ENCODER_GENERATOR_VERSION, makeTinyEncoder, tinyEncoderFiles, type TinyEncoderKind } from '../../scripts/tinyModel/tinyEncoder.ts';
 
 const generatedDir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/generated');
 
@@ -16,6 +16,8 @@ const generatedDir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtur
 export const TINY_ENCODER_FIXTURES = {
   embedder: { dir: join(generatedDir, 'tiny-embedder'), seed: 1 },
   reward: { dir: join(generatedDir, 'tiny-reward'), seed: 2 },
+  // The embedder's seed: the same encoder, with sentence-transformers modules around it.
+  'sentence-transformer': { dir: join(generatedDir, 'tiny-sentence-transformer'), seed: 1 },
 } as const satisfies Record<TinyEncoderKind, { dir: string; seed: number }>;
 
 function stampPath(kind: TinyEncoderKind): string {
@@ -28,7 +30,7 @@ function expectedStamp(kind: TinyEncoderKind): string {
 
 async function isUpToDate(kind: TinyEncoderKind): Promise<boolean> {
   const { dir } = TINY_ENCODER_FIXTURES[kind];
-  if (!TINY_ENCODER_FILES.every((file) => existsSync(join(dir, file)))) return false;
+  if (!tinyEncoderFiles(kind).every((file) => existsSync(join(dir, file)))) return false;
   try {
     return (await readFile(stampPath(kind), 'utf8')) === expectedStamp(kind);
   } catch {
@@ -50,7 +52,7 @@ async function ensure(kind: TinyEncoderKind): Promise<string> {
   return dir;
 }
 
-/** Absolute folders of the tiny embedder and reward model, generated first when missing or stale. */
-export async function ensureTinyEncoders(): Promise<{ embedder: string; reward: string }> {
-  return { embedder: await ensure('embedder'), reward: await ensure('reward') };
+/** Absolute folders of the tiny embedder, reward model and sentence-transformer, generated first when missing or stale. */
+export async function ensureTinyEncoders(): Promise<{ embedder: string; reward: string; sentenceTransformer: string }> {
+  return { embedder: await ensure('embedder'), reward: await ensure('reward'), sentenceTransformer: await ensure('sentence-transformer') };
 }

@@ -3,7 +3,8 @@
  * generator and judge are the scripted OpenAI-compatible server (tests/support/datasetScript.ts:
  * canned G.1/G.2/G.4 answers, a malformed judge reply now and then, a persona whose verdicts are
  * never readable, injected 500s and 429s); the baseline is the tiny Llama on the local engine; the
- * reward model and the embedder are the tiny encoders.
+ * reward model and the embedder are the tiny encoders (the embedder a sentence-transformers folder
+ * with a Dense layer).
  *
  * What it proves:
  * - the output validates against our pair schema and the authors' raw and formatted layouts, and
@@ -14,7 +15,9 @@
  *   byte-identical to an uninterrupted build's;
  * - 500/429 are retried and the repeat succeeds; malformed judge replies are retried with a new call;
  * - a finished build re-run makes zero calls; a new output folder over the same cache makes zero calls;
- * - --dry-run makes zero calls and prints the plan with a cost estimate; a bad config exits 2 naming the fields.
+ * - --dry-run makes zero calls and prints the plan with a cost estimate; a bad config exits 2 naming the fields;
+ * - with the baseline on the scripted server, its requests carry top_k = 50 (the authors' `generate`
+ *   default) and G.3 as the paper prints it, and the card records both.
  *
  * The kill points are chosen by watching the output folder (baseline) and by holding the judge's
  * requests at the server until every judge slot is taken (so every earlier reply has been cached
@@ -28,6 +31,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorsFormattedRecord, AuthorsRawRecord, PreferencePair } from '../../src/core/schema.ts';
 import { JudgeBatchRecord, ResponsesRecord } from '../../src/core/dataset/records.ts';
+import { COT_RESPONSE_SYSTEM } from '../../src/core/prompts.ts';
 import { buildDataset } from '../../scripts/lib/dataset/build.ts';
 import { createReporter } from '../../scripts/lib/reporter.ts';
 import { datasetChatHandler, type DatasetScriptOptions } from '../support/datasetScript.ts';
@@ -93,12 +97,12 @@ function scriptedModels() {
   return { handler, held, state };
 }
 
-function writeConfig(dir: string, server: ScriptedServer, models: { llama: string; embedder: string; reward: string }, extra: Record<string, unknown> = {}): string {
+function writeConfig(dir: string, server: ScriptedServer, models: { llama: string; sentenceTransformer: string; reward: string }, extra: Record<string, unknown> = {}): string {
   const config = JSON.parse(readFileSync(join(PROJECT_ROOT, 'examples', 'build-dataset', 'tiny.json'), 'utf8')) as { providers: Record<string, Record<string, unknown>> };
   for (const role of ['generator', 'judge']) (config.providers[role] as Record<string, unknown>).baseUrl = server.baseUrl;
   (config.providers.baseline as Record<string, unknown>).model = models.llama;
   (config.providers.reward as Record<string, unknown>).model = models.reward;
-  (config.providers.embedder as Record<string, unknown>).model = models.embedder;
+  (config.providers.embedder as Record<string, unknown>).model = models.sentenceTransformer;
   const path = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(path, JSON.stringify({ ...config, ...extra }, null, 2));
   return path;
@@ -121,7 +125,7 @@ async function until(condition: () => boolean, child: ChildProcess): Promise<voi
 
 const lineCount = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
-let models: { llama: string; embedder: string; reward: string };
+let models: { llama: string; sentenceTransformer: string; reward: string };
 let root: string;
 const servers: ScriptedServer[] = [];
 
@@ -174,6 +178,10 @@ describe('build-dataset (tiny models, scripted GPT-4)', () => {
       expect.arrayContaining(['train_prefs.json', 'test_personal_prefs.json', 'test_common_prefs.json', 'train_halleberry_prefs.json', 'test_halleberry_common_prefs.json', 'cv0/train_meta_prefs.json', 'cv1/test_meta_prefs.json', 'cvdiet/train_meta_personal_prefs.json']),
     );
     for (const path of formatted) for (const record of jsonLines(files.get(path) ?? '')) AuthorsFormattedRecord.parse(record);
+
+    const card = files.get('DATASET_CARD.md') ?? '';
+    expect(card).toContain('| CoT answers: top-k | 50 (local engine: top-k, then top-p) |');
+    expect(card).toContain('| answer embeddings | Transformer (≤ 16 tokens) → Pooling (mean) → Dense (32 → 24, bias, Tanh) → Normalize (modules.json) |');
   });
 
   it('records unreadable verdicts as failures with the raw reply, never as labels', () => {
@@ -317,5 +325,18 @@ describe('build-dataset with sampled CoTs (baseline on the scripted server)', ()
     const first = personal[0];
     expect(first?.ok && first.candidates[0]?.text.startsWith('As someone')).toBe(false);
     expect(summary.pairs).toBeGreaterThan(0);
+
+    // The authors' sampling: top_k 50 on every baseline request, none on GPT-4's; G.3 as the paper prints it.
+    const baseline = server.requests.filter((request) => (request.body as { model?: string }).model === 'scripted-zephyr');
+    expect(baseline.length).toBeGreaterThan(0);
+    for (const request of baseline) {
+      expect(request.body).toMatchObject({ temperature: 2, top_p: 1, top_k: 50 });
+      expect((request.body as { messages: unknown[] }).messages[0]).toEqual({ role: 'system', content: COT_RESPONSE_SYSTEM });
+    }
+    for (const request of server.requests.filter((other) => !baseline.includes(other))) expect(request.body).not.toHaveProperty('top_k');
+    const card = readFileSync(join(dir, 'out', 'DATASET_CARD.md'), 'utf8');
+    expect(card).toContain('top-k 50');
+    expect(card).toContain('| CoT answers: top-k | 50, sent as `top_k` |');
+    expect(card).toContain('| G.3 axis list | the paper\u2019s |');
   });
 });

@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseCategory, goldCot, isUsableCot, parseCategories, phaseTwoCallsPerCot, phaseTwoMessages, renderCategoryList } from '../../src/core/dataset/cot.ts';
+import { chooseCategory, goldCot, isUsableCot, parseCategories, phaseOneMessages, phaseTwoCallsPerCot, phaseTwoMessages, renderCategoryList } from '../../src/core/dataset/cot.ts';
 import { parseBuildConfig, type BuildConfig } from '../../src/core/dataset/config.ts';
 import { configuredPersonas, generatedPersonas } from '../../src/core/dataset/people.ts';
 import { parsePersonaSelection } from '../../src/core/dataset/personaParsing.ts';
 import { dedupQuestions, divergentQuestionId, extractQuestion, parseQuestions, personalQuestionId } from '../../src/core/dataset/questions.ts';
 import { AXES, CV_FOLDS, assignFolds, axesOf, axisFolderName, axisLabels, flatName, membersOf, tableSevenRoster } from '../../src/core/dataset/roster.ts';
 import { rngFor } from '../../src/core/dataset/seeds.ts';
-import { COT_RESPONSE_SYSTEM } from '../../src/core/prompts.ts';
+import { COT_RESPONSE_SYSTEM, cotResponseSystem } from '../../src/core/prompts.ts';
 import { TABLE_7_FIXTURE_PATH, readPaperText, tableSevenLines } from '../support/paperPrompts.ts';
 
 const providers = {
@@ -273,12 +273,21 @@ describe('CoT plan (G.3)', () => {
   it('builds gold CoTs and the four-turn phase-2 chat with an empty last user turn', () => {
     const cot = goldCot('diet', ['Veganism', 'Gluten-Free', 'Paleo', 'Mediterranean', 'Ketogenic']);
     expect(cot).toBe('Axis: diet\nCategories: Veganism, Gluten-Free, Paleo, Mediterranean, Ketogenic');
-    expect(phaseTwoMessages('Best breakfast?', cot, 'Paleo')).toEqual([
+    expect(phaseTwoMessages('Best breakfast?', cot, 'Paleo', 'paper')).toEqual([
       { role: 'system', content: COT_RESPONSE_SYSTEM },
       { role: 'user', content: 'Best breakfast?' },
       { role: 'assistant', content: `${cot}\nChosen Category: Paleo` },
       { role: 'user', content: '' },
     ]);
+  });
+
+  it('uses the authors\u2019 twenty-axis G.3 in both phases when the config asks for it', () => {
+    const authors = cotResponseSystem('authors');
+    expect(phaseOneMessages('Best breakfast?', 'authors')[0]).toEqual({ role: 'system', content: authors });
+    expect(phaseTwoMessages('Best breakfast?', 'Axis: diet\nCategories: A', 'A', 'authors')[0]).toEqual({ role: 'system', content: authors });
+    expect(config({}).responses.cotAxisList).toBe('paper');
+    expect(config({ responses: { cotAxisList: 'authors' } }).responses.cotAxisList).toBe('authors');
+    expect(parseBuildConfig({ providers, responses: { cotAxisList: 'code' } })).toEqual({ ok: false, issues: ['responses.cotAxisList: expected one of "paper", "authors", got "code"'] });
   });
 
   it('chooses categories uniformly with the seed, and counts phase-2 calls per CoT', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assemblePairs, judgeRows, matchId, provenanceFor } from '../../src/core/dataset/assemble.ts';
-import { agreementByAxis, datasetCard, expectedDistinct, firstPositionWinRate, summarize } from '../../src/core/dataset/card.ts';
+import { agreementByAxis, datasetCard, expectedDistinct, firstPositionWinRate, summarize, topKUse } from '../../src/core/dataset/card.ts';
 import { parseBuildConfig, type BuildConfig } from '../../src/core/dataset/config.ts';
 import { distributeDivergent } from '../../src/core/dataset/distribute.ts';
 import { authorsBaseName, datasetFiles, pythonFloat } from '../../src/core/dataset/outputs.ts';
@@ -258,10 +258,23 @@ describe('card statistics', () => {
       promptsVersion: 'v',
       configHash: 'h',
       formattedDir: 'authors/x_self-yl',
+      embedder: 'Transformer (≤ 256 tokens) → Pooling (mean) → Dense (1024 → 768, Identity) → Normalize (modules.json)',
     });
     expect(card).toContain('| diet | 2 | 0 | 0 | 0 | 2 |');
     expect(card).toContain('| diet | 1 | 2.00 ± 0.00 | 1.14 |');
     expect(card).toContain('| judge matches (G.4) | 10 | 1 | x#L0: unreadable \\| verdict |');
     expect(card).toContain('| judge | `openai:gpt-4-0613` |');
+    expect(card).toContain('| G.3 axis list | the paper\u2019s | "eleven" axes, twelve listed | twenty axes |');
+    expect(card).toContain('| answer embeddings | Transformer (≤ 256 tokens) → Pooling (mean) → Dense (1024 → 768, Identity) → Normalize (modules.json) |');
+  });
+
+  it('records where the baseline\u2019s top-k went', () => {
+    const local = { type: 'local', model: 'm' };
+    const withBaseline = (baseline: Record<string, unknown>, responses: Record<string, unknown> = {}) =>
+      topKUse(config({ providers: { generator: local, judge: local, baseline, reward: local, embedder: local }, responses }));
+    expect(withBaseline({ type: 'openai', baseUrl: 'http://127.0.0.1:8000/v1', model: 'zephyr' })).toBe('50, sent as `top_k`');
+    expect(withBaseline({ type: 'openai', baseUrl: 'https://api.openai.com/v1', model: 'gpt-4' })).toBe('50 asked for but not applied: https://api.openai.com/v1 has no `top_k`');
+    expect(withBaseline({ type: 'local', model: 'b' }, { topK: 7 })).toBe('7 (local engine: top-k, then top-p)');
+    expect(withBaseline({ type: 'local', model: 'b' }, { topK: 0 })).toBe('none (`responses.topK` 0)');
   });
 });

@@ -7,8 +7,12 @@ import type { EmbeddingProvider, RewardProvider } from '../../src/core/providers
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { createLocalChatProvider, createLocalEmbeddingProvider, createLocalRewardProvider } from '../../scripts/lib/providers.ts';
 import { openRequestCache } from '../../scripts/lib/requestCache.ts';
-import { buildEncoderOnnx } from '../../scripts/tinyModel/tinyEncoder.ts';
-import { ensureTinyEncoders } from '../support/tinyEncoderFixture.ts';
+import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { embeddingPipelineOf, readSafetensors } from '../../scripts/lib/sentenceTransformers.ts';
+import { encodeSafetensors } from '../../scripts/tinyModel/safetensors.ts';
+import { buildEncoderOnnx, makeTinyEncoder } from '../../scripts/tinyModel/tinyEncoder.ts';
+import { loadEncoderReference } from '../support/encoderReference.ts';
+import { TINY_ENCODER_FIXTURES, ensureTinyEncoders } from '../support/tinyEncoderFixture.ts';
 import { ensureTinyModel } from '../support/tinyModelFixture.ts';
 
 type Disposable<T> = T & { dispose(): Promise<void> };
@@ -87,6 +91,68 @@ describe('local embedding provider', () => {
   });
 });
 
+describe('local embedding provider on a sentence-transformers folder', () => {
+  // Longer than max_seq_length (16 tokens) and shorter, so batches truncate and pad.
+  const texts = [
+    'I like lamps.',
+    'A long walk on the beach at sunset, then dinner with friends, then a film that runs far too late into the night.',
+    'Quantum chromodynamics describes the strong interaction.',
+    'Yes.',
+    'I like lamps.',
+  ];
+  let tokenizer: PreTrainedTokenizer;
+  let folders: { modules: string; t5Shape: string; inGraph: string };
+  let providers: Disposable<EmbeddingProvider>[];
+
+  beforeAll(async () => {
+    const dirs = await ensureTinyEncoders();
+    tokenizer = await AutoTokenizer.from_pretrained(dirs.sentenceTransformer, { local_files_only: true });
+    // sentence-t5's Dense: no bias, identity (the fixture's has both, so neither can be forgotten).
+    const t5Shape = join(scratch, 'sentence-t5-shape');
+    await cp(dirs.sentenceTransformer, t5Shape, { recursive: true });
+    const dense = JSON.parse(await readFile(join(t5Shape, '2_Dense', 'config.json'), 'utf8')) as { in_features: number; out_features: number };
+    await writeFile(join(t5Shape, '2_Dense', 'config.json'), JSON.stringify({ ...dense, bias: false, activation_function: 'torch.nn.modules.linear.Identity' }));
+    const weight = readSafetensors(join(dirs.sentenceTransformer, '2_Dense', 'model.safetensors')).get('linear.weight');
+    await writeFile(join(t5Shape, '2_Dense', 'model.safetensors'), encodeSafetensors(new Map([['linear.weight', weight as { shape: number[]; data: Float32Array }]]), { format: 'pt' }));
+    const inGraph = join(scratch, 'sentence-transformer-export');
+    await makeTinyEncoder({ outDir: inGraph, seed: TINY_ENCODER_FIXTURES['sentence-transformer'].seed, kind: 'sentence-transformer', modulesInGraph: true });
+    folders = { modules: dirs.sentenceTransformer, t5Shape, inGraph };
+    providers = await Promise.all([folders.modules, folders.t5Shape, folders.inGraph].map((dir) => createLocalEmbeddingProvider(dir, { batchSize: 3 })));
+  });
+
+  afterAll(async () => {
+    await Promise.all((providers ?? []).map((provider) => provider.dispose()));
+  });
+
+  const maxDifference = (vectors: number[][], expected: Float64Array[]) => Math.max(...vectors.flatMap((vector, row) => vector.map((value, i) => Math.abs(value - ((expected[row] as Float64Array)[i] as number)))));
+
+  it('truncates, pools, applies Dense and normalises as sentence-transformers does: equal to a float64 computation (≤ 1e-5)', async () => {
+    for (const [index, dir] of [folders.modules, folders.t5Shape].entries()) {
+      const reference = await loadEncoderReference(dir);
+      const expected = texts.map((text) => reference.embed(tokenizer.encode(text)));
+      expect(tokenizer.encode(texts[1] as string).length).toBeGreaterThan(reference.maxSeqLength);
+      const vectors = await (providers[index] as EmbeddingProvider).embed(texts);
+      expect(vectors.map((vector) => vector.length)).toEqual(texts.map(() => 24));
+      expect(maxDifference(vectors, expected)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('uses a graph\u2019s own sentence_embedding output when the export ran the modules in-graph', async () => {
+    const reference = await loadEncoderReference(folders.inGraph);
+    const vectors = await (providers[2] as EmbeddingProvider).embed(texts);
+    expect(maxDifference(vectors, texts.map((text) => reference.embed(tokenizer.encode(text))))).toBeLessThan(1e-5);
+    // The same numbers as running the module files outside the graph.
+    const outside = await (providers[0] as EmbeddingProvider).embed(texts);
+    expect(maxDifference(vectors, outside.map((vector) => Float64Array.from(vector)))).toBeLessThan(1e-5);
+  });
+
+  it('describes the pipeline for the card: the modules, or the default without modules.json', async () => {
+    expect(embeddingPipelineOf(folders.modules).description).toBe('Transformer (≤ 16 tokens) → Pooling (mean) → Dense (32 → 24, bias, Tanh) → Normalize (modules.json)');
+    expect(embeddingPipelineOf(folders.t5Shape).description).toBe('Transformer (≤ 16 tokens) → Pooling (mean) → Dense (32 → 24, Identity) → Normalize (modules.json)');
+    expect(embeddingPipelineOf((await ensureTinyEncoders()).embedder).description).toBe('Transformer → Pooling (mean) → Normalize (no modules.json: mean pooling and L2 normalisation)');
+  });
+});
+
 describe('local reward provider', () => {
   const items = [
     { question: 'What should I cook tonight?', answer: 'A light vegetable curry with rice and lentils.' },
@@ -121,13 +187,13 @@ describe('local reward provider', () => {
 });
 
 describe('local chat provider', () => {
-  const request = { messages: [{ role: 'user' as const, content: 'Hi' }], temperature: 1, topP: 0.9, maxTokens: 8, seed: 40, n: 3 };
+  const request = { messages: [{ role: 'user' as const, content: 'Hi' }], temperature: 1, topP: 0.9, topK: 5, maxTokens: 8, seed: 40, n: 3 };
 
   it('makes n completions by repeated generation with seeds seed, seed+1, …, and counts usage', async () => {
     const provider = createLocalChatProvider(engine);
     const response = await provider.chat(request);
     const expected = [];
-    for (const seed of [40, 41, 42]) expected.push(await engine.generate(request.messages, { maxNewTokens: 8, temperature: 1, topP: 0.9, seed }));
+    for (const seed of [40, 41, 42]) expected.push(await engine.generate(request.messages, { maxNewTokens: 8, temperature: 1, topP: 0.9, topK: 5, seed }));
     expect(response.texts).toEqual(expected.map((result) => result.text));
     expect(response.cached).toBe(false);
     expect(response.usage).toEqual({ promptTokens: expected[0]?.promptTokenCount, completionTokens: expected.reduce((sum, result) => sum + result.tokenIds.length, 0) });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/core/chat.ts';
 import {
+  COT_AXIS_LISTS,
   COT_RESPONSE_SYSTEM,
+  cotResponseSystem,
   JUDGE_EXPLANATION_KEY,
   JUDGE_PREFERENCE_KEY,
   PERSONA_INFERENCE_DEFAULTS,
@@ -190,6 +192,15 @@ describe('G.3 cotResponseMessages', () => {
       { role: 'user', content: 'Why?' },
     ]);
     expect(COT_RESPONSE_SYSTEM).toMatch(/\nAxis: \{axis chosen\}\nCategories: \{list of categories\}\n/);
+  });
+
+  it('swaps in the authors\u2019 twenty axes and nothing else when asked', () => {
+    const authors = cotResponseSystem('authors');
+    expect(authors.replace(COT_AXIS_LISTS.authors, COT_AXIS_LISTS.paper)).toBe(COT_RESPONSE_SYSTEM);
+    const listed = /axis:\n\n(.*)\.\n/u.exec(authors)?.[1]?.split(', ') ?? [];
+    expect(listed).toHaveLength(20);
+    expect(listed).toEqual(expect.arrayContaining(['health', 'economics', 'personal experience', 'culture', 'ethics', 'hobby interest', 'music', 'personalities']));
+    expect(cotResponseMessages('Why?', 'authors')[0]).toEqual({ role: 'system', content: authors });
   });
 });
 

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChatRequest } from '../../src/core/providers.ts';
-import { createHttpRewardProvider, createOpenAiChatProvider } from '../../scripts/lib/providers.ts';
+import { acceptsTopK, type ChatRequest } from '../../src/core/providers.ts';
+import { chatRequestBody, createHttpRewardProvider, createOpenAiChatProvider } from '../../scripts/lib/providers.ts';
 import { openRequestCache, type RequestCache } from '../../scripts/lib/requestCache.ts';
 import { ProviderError, parseRetryAfter } from '../../scripts/lib/resilientCall.ts';
 import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
@@ -233,6 +233,35 @@ describe('OpenAI chat provider: cache, usage and secrets', () => {
     expect(server.requests[0]?.body).toMatchObject({ n: 3, temperature: 1, max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] });
     const ignoring = createOpenAiChatProvider({ baseUrl: server.baseUrl, model: 'ignores-n' });
     await expect(ignoring.chat(ask('Hi', { n: 3 }))).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/returned 1 completions for n = 3/) });
+  });
+
+  it('sends top_k to a server that takes it, and only when a request sets it', async () => {
+    server = await startScriptedOpenAiServer({ [CHAT]: () => chatCompletionBody(['x']) });
+    const warnings: string[] = [];
+    const provider = createOpenAiChatProvider({ baseUrl: server.baseUrl, model: 'zephyr', onWarning: (line) => warnings.push(line) });
+    await provider.chat(ask('a', { temperature: 2, topP: 0.8, topK: 50 }));
+    await provider.chat(ask('b'));
+    expect(server.requests[0]?.body).toMatchObject({ temperature: 2, top_p: 0.8, top_k: 50 });
+    expect(server.requests[1]?.body).not.toHaveProperty('top_k');
+    expect(warnings).toEqual([]);
+  });
+
+  it('leaves top_k out for api.openai.com, which has none, and says so once', async () => {
+    // The cache holds the answer to the body without top_k: a body with it would miss and try the network.
+    const cache = openRequestCache(':memory:');
+    const request = ask('a', { temperature: 2, topP: 0.8, topK: 50 });
+    const { topK: _topK, ...withoutTopK } = request;
+    cache.put('openai:gpt-4-0613', chatRequestBody('gpt-4-0613', withoutTopK), chatCompletionBody(['cached']));
+    cache.put('openai:gpt-4-0613', chatRequestBody('gpt-4-0613', { ...withoutTopK, seed: 1 }), chatCompletionBody(['cached too']));
+    const warnings: string[] = [];
+    const provider = createOpenAiChatProvider({ baseUrl: 'https://api.openai.com/v1', model: 'gpt-4-0613', cache, onWarning: (line) => warnings.push(line) });
+    expect((await provider.chat(request)).texts).toEqual(['cached']);
+    expect((await provider.chat({ ...request, seed: 1 })).texts).toEqual(['cached too']);
+    expect(warnings).toEqual(['https://api.openai.com/v1 has no top_k parameter: sampling there uses temperature and top_p only (top-k 50 is not applied).']);
+    expect(acceptsTopK('https://API.openai.com/v1')).toBe(false);
+    expect(acceptsTopK('https://my-deployment.openai.azure.com/openai')).toBe(false);
+    expect(acceptsTopK('http://127.0.0.1:8000/v1')).toBe(true);
+    cache.close();
   });
 
   it('sends the key from the named variable but never lets it into errors, retry logs or the cache', async () => {

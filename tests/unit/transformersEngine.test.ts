@@ -117,6 +117,12 @@ describe('Transformers.js engine on the tiny Llama (Node, CPU)', () => {
     expect(c.tokenIds).not.toEqual(a.tokenIds);
   });
 
+  it('samples with top-k: k = 1 at a high temperature is the float64 greedy continuation', async () => {
+    const promptIds = [1, ...(await engine.tokenize('Once upon a time'))];
+    const result = await engine.generateFromIds?.(promptIds, { maxNewTokens: 10, temperature: 2, topK: 1, topP: 0.8, seed: 5 });
+    expect(result?.tokenIds).toEqual(reference.greedyContinuation(promptIds, 10));
+  });
+
   it('stops at the next token when cancelled mid-stream', async () => {
     const controller = new AbortController();
     let streamed = 0;
@@ -128,7 +134,21 @@ describe('Transformers.js engine on the tiny Llama (Node, CPU)', () => {
   });
 });
 
-describe('keepNucleus (top-p)', () => {
+describe('keepNucleus (top-k, then top-p)', () => {
+  it('runs top-k before top-p, as Hugging Face does, keeping ties with the k-th logit', () => {
+    // Probabilities 0.3, 0.25, 0.2, 0.15, 0.1. Top-2 leaves 0.3 and 0.25, renormalised 0.545 and
+    // 0.455, so top-p 0.5 keeps the first alone; top-p first would keep both (0.3 < 0.5).
+    const row = Float32Array.from([0.3, 0.25, 0.2, 0.15, 0.1].map(Math.log));
+    keepNucleus(row, 0.5, 2);
+    expect(Array.from(row)).toEqual([Math.fround(Math.log(0.3)), -Infinity, -Infinity, -Infinity, -Infinity]);
+    const ties = Float32Array.from([2, 1, 1, 0]);
+    keepNucleus(ties, 1, 2);
+    expect(Array.from(ties)).toEqual([2, 1, 1, -Infinity]);
+    const kOnly = Float32Array.from([0, 3, 1, 2]);
+    keepNucleus(kOnly, 1, 3);
+    expect(Array.from(kOnly)).toEqual([-Infinity, 3, 1, 2]);
+  });
+
   it('keeps the smallest set of tokens whose probability reaches p', () => {
     // Probabilities ∝ e^3, e^2, e^1, e^0 ≈ 0.644, 0.237, 0.087, 0.032.
     const row = Float32Array.from([1, 3, 0, 2]);

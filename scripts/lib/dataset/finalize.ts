@@ -99,7 +99,7 @@ export function finalize(context: StageContext, personas: readonly PersonaRecord
   }
   files.set(
     'DATASET_CARD.md',
-    datasetCard({ config, personas, pairs: assembled.pairs, failures, unlabeled: assembled.unlabeled.length, unused: assembled.unused, models, promptsVersion: PROMPTS_VERSION, configHash, formattedDir }),
+    datasetCard({ config, personas, pairs: assembled.pairs, failures, unlabeled: assembled.unlabeled.length, unused: assembled.unused, models, promptsVersion: PROMPTS_VERSION, configHash, formattedDir, embedder: context.roles.embedder.pipeline }),
   );
   for (const [path, text] of files) writeFileAtomic(join(context.outDir, path), text);
   return { ...assembled, failures, retryable, files: [...files.keys()].sort() };

@@ -29,6 +29,7 @@ import {
 } from '../providers.ts';
 import type { Reporter } from '../reporter.ts';
 import { openRequestCache, type RequestCache } from '../requestCache.ts';
+import { embeddingPipelineOf } from '../sentenceTransformers.ts';
 
 export interface RoleUsage {
   role: RoleName;
@@ -90,6 +91,8 @@ export interface RewardRoleHandle {
 
 export interface EmbedderRoleHandle {
   readonly id: string;
+  /** What embedding means here (the folder's sentence-transformers modules, or the default), for the card. */
+  readonly pipeline: string;
   readonly concurrency: number;
   embed(texts: readonly string[], signal?: CancelSignal): Promise<number[][]>;
   usage(): RoleUsage;
@@ -141,6 +144,7 @@ function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: 
         ...(config.timeoutMs !== undefined && { timeoutMs: config.timeoutMs }),
         cache,
         onRetry: (message) => reporter.warn(`${role}: ${message}`),
+        onWarning: (message) => reporter.warn(`${role}: ${message}`),
       });
     }
     const engine = await loadLocalEngine(modelPath(config.model, configDir), { device: config.device, dtype: config.dtype }, reporter);
@@ -208,6 +212,8 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
     return local;
   });
   const embedderCached = !overrides.embedder;
+  // Read before any call: the card states it, and vectors made by other module steps must not answer from the cache.
+  const embedderPipeline = overrides.embedder ? undefined : embeddingPipelineOf(modelPath(embedderConfig.model, configDir));
 
   /**
    * Local models are cached here too (HTTP providers cache themselves), so a finished build re-run,
@@ -255,12 +261,13 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
   };
   const embedder: EmbedderRoleHandle = {
     id: embedderId,
+    pipeline: embedderPipeline?.description ?? 'given by the caller',
     concurrency: 1,
     embed: (texts, signal) =>
       embedderLimit(() =>
         counted(
           embedderUsage,
-          { providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts }, items: texts.length, parse: parsedAs(z.array(z.array(z.number())).length(texts.length)) },
+          { providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts, ...(embedderPipeline?.pipeline.source === 'modules.json' && { modules: embedderPipeline.description }) }, items: texts.length, parse: parsedAs(z.array(z.array(z.number())).length(texts.length)) },
           async () => (await embedderProvider()).embed(texts, signal),
         ),
       ),

@@ -30,7 +30,7 @@ class UnusableCot extends Error {
 
 async function sample(context: StageContext, messages: ChatMessage[], seed: number): Promise<string> {
   const { responses } = context.config;
-  const response = await context.roles.baseline.chat({ messages, temperature: responses.temperature, topP: responses.topP, maxTokens: responses.maxTokens, seed }, context.signal);
+  const response = await context.roles.baseline.chat({ messages, temperature: responses.temperature, topP: responses.topP, topK: responses.topK, maxTokens: responses.maxTokens, seed }, context.signal);
   return response.texts[0] ?? '';
 }
 
@@ -45,7 +45,7 @@ async function candidatesFor(context: StageContext, question: Question, personas
       Array.from({ length: responses.cotsPerQuestion }, async (_, slot) => {
         let last = '';
         for (let attempt = 0; attempt < responses.maxCotAttempts; attempt++) {
-          last = await sample(context, phaseOneMessages(question.prompt), deriveSeed(seed, 'cot', question.id, slot, attempt));
+          last = await sample(context, phaseOneMessages(question.prompt, responses.cotAxisList), deriveSeed(seed, 'cot', question.id, slot, attempt));
           cotSamples++;
           const parsed = extractCotAndResponse(last);
           if (isUsableCot(parsed.cot)) return parsed;
@@ -68,7 +68,7 @@ async function candidatesFor(context: StageContext, question: Question, personas
     cots.flatMap((cot, cotIndex) =>
       Array.from({ length: perCot }, async (_, answer) => {
         const category = chooseCategory(cot, rngFor(seed, 'category', question.id, cotIndex, answer));
-        const raw = await sample(context, phaseTwoMessages(question.prompt, cot, category), deriveSeed(seed, 'answer', question.id, cotIndex, answer));
+        const raw = await sample(context, phaseTwoMessages(question.prompt, cot, category, responses.cotAxisList), deriveSeed(seed, 'answer', question.id, cotIndex, answer));
         // The CoT parsed from a phase-2 generation is discarded, as the authors did.
         return { text: extractCotAndResponse(raw).response, cot: cotIndex, phase: 2 as const, category };
       }),

@@ -15,6 +15,7 @@
  * question would average exactly n/k, so the card uses chosen candidates only and prints the chance
  * value next to each axis.
  */
+import { acceptsTopK } from '../providers.ts';
 import type { PreferencePair } from '../schema.ts';
 import type { BuildConfig } from './config.ts';
 import type { PersonaRecord } from './records.ts';
@@ -119,6 +120,30 @@ export interface CardInput {
   promptsVersion: string;
   configHash: string;
   formattedDir: string;
+  /** What the embedder computes (its sentence-transformers modules, or the default without them). */
+  embedder: string;
+}
+
+/** Whether and how the CoT answers were sampled with top-k (the authors' `generate` used 50). */
+export function topKUse(config: BuildConfig): string {
+  const { topK } = config.responses;
+  if (topK === 0) return 'none (`responses.topK` 0)';
+  const baseline = config.providers.baseline;
+  if (baseline.type === 'local') return `${topK} (local engine: top-k, then top-p)`;
+  return acceptsTopK(baseline.baseUrl) ? `${topK}, sent as \`top_k\`` : `${topK} asked for but not applied: ${baseline.baseUrl} has no \`top_k\``;
+}
+
+const PERSONA_SOURCES = { roster: 'Table 7, verbatim', list: 'the config\u2019s list', generate: 'G.1 replies' } as const;
+
+/** Where the paper and the authors' code differ or are silent, and what this build did. */
+function methodRows(input: CardInput): string[][] {
+  const { config } = input;
+  return [
+    ['category labels', PERSONA_SOURCES[config.personas.source], 'Table 7', 'their personas.json (not released)'],
+    ['G.3 axis list', config.responses.cotAxisList === 'paper' ? 'the paper\u2019s' : 'the authors\u2019', '"eleven" axes, twelve listed', 'twenty axes'],
+    ['CoT answers: top-k', topKUse(config), 'not stated', '50 (Hugging Face `generate` default)'],
+    ['answer embeddings', input.embedder, 'sentence-t5-xxl', '`SentenceTransformer.encode`: mean pooling → Dense (1024 → 768) → Normalize'],
+  ];
 }
 
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
@@ -187,7 +212,13 @@ preference in a single-elimination bracket. y_w is the bracket winner, y_l a ran
 ${Object.entries(input.models).map(([role, model]) => `| ${role} | \`${model}\` |`).join('\n')}
 
 Prompts: \`${input.promptsVersion}\` (paper Appendix G). Seed: ${config.seed}. Config hash: \`${input.configHash}\`.
-Sampling: questions ${config.questions.perCall} per call (temperature ${config.questions.temperature}); ${config.responses.cotsPerQuestion} CoTs × ${config.responses.answersPerCot} answers per question (temperature ${config.responses.temperature}, top-p ${config.responses.topP}, ${config.responses.maxTokens} tokens); reward window ${config.filter.rewardWindow}; k = ${config.filter.k}; judge batches of ${config.judge.batchSize}.
+Sampling: questions ${config.questions.perCall} per call (temperature ${config.questions.temperature}); ${config.responses.cotsPerQuestion} CoTs × ${config.responses.answersPerCot} answers per question (temperature ${config.responses.temperature}, top-p ${config.responses.topP}, top-k ${config.responses.topK || 'none'}, ${config.responses.maxTokens} tokens); reward window ${config.filter.rewardWindow}; k = ${config.filter.k}; judge batches of ${config.judge.batchSize}.
+
+## Method
+
+Where the paper's text and the authors' code differ or are silent: what this build did.
+
+${table(['choice', 'this build', 'paper', 'authors\u2019 code'], methodRows(input))}
 
 ## Counts
 

@@ -11,6 +11,7 @@
  * are an OpenAI-compatible endpoint or a local Transformers.js model folder.
  */
 import { z } from 'zod';
+import type { CotAxisList } from '../prompts.ts';
 import { expectation } from '../schema.ts';
 import { isPowerOfTwo } from './bracket.ts';
 import { AXES, DEFAULT_CV_FOLD_COUNT } from './roster.ts';
@@ -183,6 +184,11 @@ export const ResponsesConfig = z.strictObject({
   answersPerCot: wholeNumber(1).default(10),
   temperature: realNumber(0, 5, 'a temperature from 0 to 5').default(2),
   topP: realNumber(0, 1, 'a top-p from 0 to 1').default(0.8),
+  /**
+   * The authors sampled with Hugging Face `generate`, whose top_k defaults to 50 (Zephyr's generation
+   * config sets no other); 0 turns top-k off. Sent to OpenAI-compatible servers as vLLM's `top_k`.
+   */
+  topK: wholeNumber(0, 1_000_000).default(50),
   maxTokens: wholeNumber(1).default(512),
   /** Phase-1 samples per CoT slot before the question is given up (the authors retried without limit). */
   maxCotAttempts: wholeNumber(1, 100).default(5),
@@ -192,6 +198,8 @@ export const ResponsesConfig = z.strictObject({
    * path, `gold_categories=True`; useful for a baseline that cannot follow the CoT format).
    */
   personalCots: oneOf(['sampled', 'gold']).default('sampled'),
+  /** G.3's axis list: "paper" (eleven axes named, twelve listed) or "authors" (their code's twenty). */
+  cotAxisList: oneOf(['paper', 'authors'] as const satisfies readonly CotAxisList[]).default('paper'),
 }, sectionError('an object of response settings'));
 
 export const FilterConfig = z.strictObject({

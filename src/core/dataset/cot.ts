@@ -11,15 +11,16 @@
  * Decisions (spec §7.2–7.4), each documented where it applies:
  * - Counts: exactly `answersPerCot` responses per CoT (the paper's "10 responses per CoT"). The
  *   authors' index arithmetic gave 6/11/11/11/11 for both question types.
- * - System text: the paper's G.3 (`COT_RESPONSE_SYSTEM`) in both phases; the authors' phase 1 leaked
- *   a literal `<<<STSTEM>>>` and listed twenty axes.
+ * - System text: G.3 in both phases, with the paper's axis list by default or the authors' twenty
+ *   axes (`responses.cotAxisList`); the authors' phase 1 also leaked a literal `<<<STSTEM>>>`, which
+ *   is not reproduced.
  * - Category choice: from the CoT's "Categories:" list with its label removed. The authors split the
  *   text from "Categories: " on, so their first candidate kept the label ("Categories: Vegan"). A CoT
  *   from which no category can be read is unusable and is sampled again, like an empty one.
  * - The empty user turn is kept: it is what Zephyr saw in the paper.
  */
 import type { ChatMessage } from '../chat.ts';
-import { COT_RESPONSE_SYSTEM, cotResponseMessages } from '../prompts.ts';
+import { cotResponseMessages, cotResponseSystem, type CotAxisList } from '../prompts.ts';
 import type { Rng } from '../random.ts';
 import { pyLen, pyStrip } from './pyString.ts';
 
@@ -88,15 +89,15 @@ export function goldCot(axis: string, categories: readonly string[]): string {
   return `Axis: ${axis}\nCategories: ${renderCategoryList(categories)}`;
 }
 
-/** Phase 1: G.3 for the question. */
-export function phaseOneMessages(question: string): ChatMessage[] {
-  return cotResponseMessages(question);
+/** Phase 1: G.3 for the question, with the paper's axis list or the authors'. */
+export function phaseOneMessages(question: string, axisList: CotAxisList): ChatMessage[] {
+  return cotResponseMessages(question, axisList);
 }
 
 /** Phase 2: the CoT and the chosen category as the assistant's turn, then an empty user turn. */
-export function phaseTwoMessages(question: string, cot: string, category: string): ChatMessage[] {
+export function phaseTwoMessages(question: string, cot: string, category: string, axisList: CotAxisList): ChatMessage[] {
   return [
-    { role: 'system', content: COT_RESPONSE_SYSTEM },
+    { role: 'system', content: cotResponseSystem(axisList) },
     { role: 'user', content: question },
     { role: 'assistant', content: `${cot}\nChosen Category: ${category}` },
     { role: 'user', content: '' },

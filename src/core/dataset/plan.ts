@@ -8,7 +8,7 @@
  * completions are given twice, "typical" (the lengths stated below) and "max" (every completion at
  * its max_tokens), so the estimate brackets the bill.
  */
-import { ASSISTANT_SYSTEM_PROMPT, COT_RESPONSE_SYSTEM, JUDGE_MAX_EXAMPLES, judgeMessages, personaSelectionPrompt, personalQuestionsPrompt, divergentQuestionsPrompt, personCategoryLabel } from '../prompts.ts';
+import { ASSISTANT_SYSTEM_PROMPT, JUDGE_MAX_EXAMPLES, cotResponseSystem, judgeMessages, personaSelectionPrompt, personalQuestionsPrompt, divergentQuestionsPrompt, personCategoryLabel } from '../prompts.ts';
 import { bracketLevelCount } from './bracket.ts';
 import type { BuildConfig, Pricing, RoleName } from './config.ts';
 import type { PersonaRecord } from './records.ts';
@@ -99,7 +99,7 @@ export function planBuild(config: BuildConfig, resolved: readonly PersonaRecord[
   const divergentQuestions = axes.length * questions.divergentPerAxis;
   const typicalAnswer = Math.round(responses.maxTokens * TYPICAL.answerFillOfMax);
   const phaseOne = responses.personalCots === 'sampled' ? personalQuestions * responses.cotsPerQuestion : 0;
-  const cotSystem = tokens(COT_RESPONSE_SYSTEM);
+  const cotSystem = tokens(cotResponseSystem(responses.cotAxisList));
   stages.push({
     stage: 'CoT sampling, phase 1 (G.3)',
     role: 'baseline',
