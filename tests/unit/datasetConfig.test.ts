@@ -29,7 +29,7 @@ describe('config', () => {
     expect(config.seed).toBe(24);
     expect(config.personas).toEqual({ source: 'roster' });
     expect(config.questions).toMatchObject({ personalPerPersona: 100, divergentPerAxis: 100, perCall: 20, temperature: 1, maxTokens: 2000 });
-    expect(config.responses).toMatchObject({ cotsPerQuestion: 5, answersPerCot: 10, temperature: 2, topP: 0.8, maxTokens: 512, personalCots: 'sampled' });
+    expect(config.responses).toMatchObject({ cotsPerQuestion: 5, answersPerCot: 10, temperature: 2, topP: 0.8, topK: 50, maxTokens: 512, personalCots: 'sampled', cotAxisList: 'paper' });
     expect(config.filter).toMatchObject({ rewardWindow: 20, k: 4 });
     expect(config.judge).toMatchObject({ batchSize: 5, temperature: 1 });
     expect(config.split).toEqual({ personalTest: 50, personalTrain: 50, divergentTestPerAxis: 50, divergentTrain: 50 });
@@ -74,6 +74,20 @@ describe('config', () => {
     for (const file of ['paper.json', 'tiny.json']) {
       expect(parseBuildConfig(JSON.parse(readFileSync(new URL(`../../examples/build-dataset/${file}`, import.meta.url), 'utf8')))).toMatchObject({ ok: true });
     }
+  });
+
+  it('builds the published method from paper.json: every data-shaping setting the paper\u2019s, with its models', () => {
+    const paper = parse(JSON.parse(readFileSync(new URL('../../examples/build-dataset/paper.json', import.meta.url), 'utf8')));
+    // The defaults are the paper's method; paper.json may only name the dataset and the providers.
+    expect({ ...paper, name: 'wikipersonas' }).toEqual(parse({ providers: paper.providers }));
+    expect(paper.responses).toMatchObject({ topK: 50, cotAxisList: 'paper', personalCots: 'sampled' });
+    expect(paper.providers).toMatchObject({
+      generator: { model: 'gpt-4-0613' },
+      judge: { model: 'gpt-4-0613' },
+      baseline: { model: 'HuggingFaceH4/zephyr-7b-beta', baseUrl: 'http://127.0.0.1:8000/v1' },
+      reward: { model: 'models/fsfairx-llama3-rm-v0.1' },
+      embedder: { model: 'models/sentence-t5-xxl' },
+    });
   });
 });
 
