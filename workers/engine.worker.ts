@@ -3,7 +3,7 @@
  * protocol, the queue and the error handling) with the real engine factories. Each engine module
  * is imported only when a model of that backend is loaded, so a worker downloads one engine.
  *
- * The WebLLM adapter (src/engines/webllm.ts) may be absent from a build: it is looked up with
+ * The WebLLM adapter (src/engines/webllm/) may be absent from a build: it is looked up with
  * import.meta.glob, which Vite resolves at build time to a dynamic import when the file exists
  * and to nothing when it does not, so its absence becomes an `unsupported` error, not a broken build.
  */
@@ -13,8 +13,8 @@ import { EngineHost, backendModuleFrom, type EngineFactories } from './engineHos
 /** Set by vite.config.ts: true in the dev server and in test builds (PLAYGROUND_TEST_BUILD=1), false in releases. */
 declare const __PLAYGROUND_TEST_BUILD__: boolean;
 
-const webLlmPath = '../src/engines/webllm.ts';
-const webLlmModules = import.meta.glob('../src/engines/webllm.ts');
+const webLlmPath = '../src/engines/webllm/index.ts';
+const webLlmModules = import.meta.glob('../src/engines/webllm/index.ts');
 
 const factories: EngineFactories = {
   transformers: async () => ({ create: (await import('../src/engines/transformers.ts')).createTransformersEngine }),

@@ -18,9 +18,10 @@ import type { LogitProcessor, MLCEngine } from '@mlc-ai/web-llm';
 import type { WebLlmCatalogEntry } from '../../src/core/catalog.ts';
 import { templateFromInfo } from '../../src/core/chatTemplate.ts';
 import { toSerializedError, type SerializedError } from '../../src/core/errors.ts';
+import { logSoftmaxAt } from '../../src/core/logits.ts';
 import { planScoring } from '../../src/core/scoringInput.ts';
 import { scorePair } from '../../src/core/scorer.ts';
-import { createWebLlmEngine } from '../../src/engines/webllm.ts';
+import { createWebLlmEngine } from '../../src/engines/webllm/index.ts';
 
 export interface SmokeOptions {
   entry: WebLlmCatalogEntry;
@@ -227,13 +228,6 @@ async function describeGpu(): Promise<GpuDescription> {
   };
 }
 
-function logSoftmaxAt(row: Float32Array, token: number): number {
-  let max = -Infinity;
-  for (const value of row) if (value > max) max = value;
-  let sum = 0;
-  for (const value of row) sum += Math.exp(value - max);
-  return (row[token] as number) - max - Math.log(sum);
-}
 
 function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
   if (a.length !== b.length || a.length === 0) return Number.POSITIVE_INFINITY;

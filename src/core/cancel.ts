@@ -13,3 +13,8 @@ export interface CancelSignal {
 export function throwIfCancelled(signal: CancelSignal | undefined): void {
   if (signal?.aborted) throw new AppError('aborted', 'Cancelled.');
 }
+
+/** Whether an error is the cancellation `throwIfCancelled` raises. */
+export function isCancelled(error: unknown): boolean {
+  return error instanceof AppError && error.code === 'aborted';
+}

@@ -90,12 +90,37 @@ export function assertScoreFits(request: ScoreRequest, model: string, contextWin
   assertFitsContext('The prompt plus the longest answer', request.promptIds.length + longest, model, contextWindow);
 }
 
+/**
+ * How an engine proved its fast scoring path on this machine: the fast path's per-token log-probs
+ * against the reference path's on one real pair (WebLLM: one pass against forced decoding), and
+ * the method chosen from that. Reported with scores, stored with runs and written in exports.
+ */
+export const ScoringCheck = z.object({
+  /** The method used after the check (e.g. "one-pass", "forced-decode"). */
+  method: z.string(),
+  /** Largest |fast − reference| over the compared tokens; null when no comparison ran. */
+  maxAbsDiff: z.number().nonnegative().nullable(),
+  meanAbsDiff: z.number().nonnegative().nullable(),
+  /** The fast path scoring the same answer twice (a stale KV cache shows here); null when not run. */
+  repeatMaxAbsDiff: z.number().nonnegative().nullable(),
+  tokens: z.number().int().nonnegative(),
+  /** The agreement required, for the build's precision. */
+  tolerance: z.object({ precision: z.string(), maxAbsDiff: z.number(), meanAbsDiff: z.number() }).optional(),
+  /** Why this method, in words a user can read. */
+  reason: z.string(),
+  /** What was checked: model, model library and engine version (a change means checking again). */
+  subject: z.string(),
+});
+export type ScoringCheck = z.infer<typeof ScoringCheck>;
+
 export const ScoreResult = z.object({
   /** Per continuation, per token: log p(token | prompt, earlier continuation tokens), teacher-forced. */
   logprobs: z.array(z.array(z.number())),
   method: z.string(),
   /** Token positions run through the model for this request (cost accounting), when the engine knows. */
   forwardTokens: z.number().int().nonnegative().optional(),
+  /** The run-time check behind `method`, from engines that choose their method on the user's hardware. */
+  check: ScoringCheck.optional(),
 });
 export type ScoreResult = z.infer<typeof ScoreResult>;
 

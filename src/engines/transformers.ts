@@ -41,6 +41,7 @@ import type {
 } from '../core/engine.ts';
 import { assertScoreFits, GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../core/engine.ts';
 import { AppError, assertFitsContext } from '../core/errors.ts';
+import { keepNucleus, logSoftmaxAt } from '../core/logits.ts';
 
 export const TransformersDevice = z.enum(['cpu', 'cuda', 'webgpu', 'wasm']);
 export type TransformersDevice = z.infer<typeof TransformersDevice>;
@@ -290,16 +291,6 @@ function logitsRows(logits: Tensor | undefined, count: number): Float32Array[] {
   return rows;
 }
 
-/** log softmax(row)[token], accumulated in float64. */
-export function logSoftmaxAt(row: Float32Array, token: number): number {
-  // Indexed loops: iterating a typed array with for-of is several times slower on this hot path.
-  const length = row.length;
-  let max = -Infinity;
-  for (let i = 0; i < length; i++) if ((row[i] as number) > max) max = row[i] as number;
-  let sum = 0;
-  for (let i = 0; i < length; i++) sum += Math.exp((row[i] as number) - max);
-  return (row[token] as number) - max - Math.log(sum);
-}
 
 function presentAsPast(outputs: ModelOutputs): Record<string, Tensor> {
   const entries = Object.entries(outputs).filter(([name]) => name.startsWith('present'));
@@ -475,32 +466,4 @@ export class TopKTopPLogitsProcessor extends LogitsProcessor {
     }
     return logits;
   }
-}
-
-/**
- * Logits outside the sampling set → -Infinity: with `topK` > 0 first every logit below the k-th
- * largest (ties with it stay, as HF's TopKLogitsWarper), then the smallest most-likely prefix of
- * what is left whose probability reaches `topP` (at least one token).
- */
-export function keepNucleus(row: Float32Array, topP: number, topK = 0): void {
-  if (topK > 0 && topK < row.length) {
-    // The k-th largest from a native numeric sort: a comparator sort of the whole vocabulary per token is slow.
-    const kth = Float32Array.from(row).sort()[row.length - topK] as number;
-    for (let i = 0; i < row.length; i++) if ((row[i] as number) < kth) row[i] = -Infinity;
-  }
-  // As Hugging Face, top-p 1 keeps everything (no rounding can drop the tail).
-  if (topP >= 1) return;
-  const order: number[] = [];
-  for (let i = 0; i < row.length; i++) if ((row[i] as number) > -Infinity) order.push(i);
-  order.sort((a, b) => (row[b] as number) - (row[a] as number));
-  const max = row[order[0] as number] as number;
-  let total = 0;
-  for (const index of order) total += Math.exp((row[index] as number) - max);
-  let cumulative = 0;
-  let kept = 0;
-  while (kept < order.length && cumulative < topP) {
-    cumulative += Math.exp((row[order[kept] as number] as number) - max) / total;
-    kept++;
-  }
-  for (let i = kept; i < order.length; i++) row[order[i] as number] = -Infinity;
 }

@@ -45,7 +45,7 @@ import type {
   ModelRecord,
 } from '@mlc-ai/web-llm';
 import * as ort from 'onnxruntime-node';
-import type { GpuProbe, WebLlmCacheFns, WebLlmCacheScope, WebLlmEngineSurface } from '../../src/engines/webllm.ts';
+import type { GpuProbe, WebLlmCacheFns, WebLlmCacheScope, WebLlmEngineSurface } from '../../src/engines/webllm/index.ts';
 
 /**
  * MLC's `tinyllama_v1_0` conversation template (mlc-llm conversation_template/tinyllama.py) as

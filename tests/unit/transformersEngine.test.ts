@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zephyrTemplate } from '../../src/core/chatTemplate.ts';
 import type { Engine } from '../../src/core/engine.ts';
+import { keepNucleus } from '../../src/core/logits.ts';
 import { planScoring, type ScoringPlan } from '../../src/core/scoringInput.ts';
-import { createTransformersEngine, keepNucleus } from '../../src/engines/transformers.ts';
+import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
 import { ensureTinyModel } from '../support/tinyModelFixture.ts';
 

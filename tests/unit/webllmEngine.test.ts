@@ -43,7 +43,7 @@ import {
   type WebLlmEngine,
   type WebLlmEngineOptions,
   type WebLlmEngineSurface,
-} from '../../src/engines/webllm.ts';
+} from '../../src/engines/webllm/index.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
 import { ensureTinyModel } from '../support/tinyModelFixture.ts';
 import { TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, webllmError, type StandInEngine } from '../support/webllmStandIn.ts';
