@@ -6,13 +6,11 @@
  * error (classifyWebLlmError on WebLLM's texts, and the adapter surfacing it), the storage-quota
  * check, the cache helpers, progress mapping, and the model catalog.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { LogitProcessor, MLCEngine } from '@mlc-ai/web-llm';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   CatalogEntry,
-  WebLlmCatalogEntry,
+  type WebLlmCatalogEntry,
   findEntry,
   needsUrls,
   parseCatalog,
@@ -46,10 +44,11 @@ import {
 } from '../../src/engines/webllm/index.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
 import { ensureTinyModel } from '../support/tinyModelFixture.ts';
-import { TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, webllmError, type StandInEngine } from '../support/webllmStandIn.ts';
+import { STAND_IN_LIB_URL, STAND_IN_MODEL_URL, readCatalog, tinyWebLlmEntry } from '../support/webllmTinyEntry.ts';
+import { TINYLLAMA_V1_CONV_TEMPLATE, createNodeStandIn, webllmError, type StandInEngine, type WebLlmStandIn } from '../support/webllmStandIn.ts';
 
-const MODEL_URL = 'https://models.test/tiny-llama-q0f32-MLC';
-const LIB_URL = 'https://models.test/libs/tiny-llama-q0f32_cs1k-webgpu.wasm';
+const MODEL_URL = STAND_IN_MODEL_URL;
+const LIB_URL = STAND_IN_LIB_URL;
 const MB = 1024 * 1024;
 /** Forced decoding (KV cache, one token per step) vs one pass over all positions, both float32. */
 const TOLERANCE = 1e-4;
@@ -68,33 +67,16 @@ let reference: ReferenceLlama;
 const loadProgress: LoadProgress[] = [];
 
 function tinyEntry(patch: Record<string, unknown> = {}): WebLlmCatalogEntry {
-  // The Zephyr conversation override exactly as public/models.json ships it for TinyLlama.
-  const tinyLlama = findEntry(catalog, 'tinyllama-1.1b-chat-v1.0-q4f32_1') as WebLlmCatalogEntry;
-  return WebLlmCatalogEntry.parse({
-    id: 'tiny-llama-webllm',
-    label: 'Tiny Llama (stand-in)',
-    engine: 'webllm',
-    modelId: 'tiny-llama-q0f32-MLC',
-    quantization: 'q0f32',
-    prebuilt: false,
-    modelUrl: MODEL_URL,
-    modelLibUrl: LIB_URL,
-    sizes: { parameters: 4170048, downloadMB: 19 },
-    vramMB: 64,
-    requiredFeatures: [],
-    contextWindow: 2048,
-    chatTemplate: 'zephyr',
-    overrides: tinyLlama.overrides,
-    ...patch,
-  });
+  return tinyWebLlmEntry(catalog, patch);
 }
 
 function depsOf(standIn: WebLlmStandIn, extra: Partial<WebLlmDeps> = {}): Partial<WebLlmDeps> {
-  return { createEngine: standIn.createEngine, cache: standIn.cache, fetchFile: standIn.fetchFile, gpu: standIn.gpu, storage: undefined, ...extra };
+  return { ...standIn.deps, storage: undefined, ...extra };
 }
 
+/** A world without WebLLM's internals: this suite covers the public surface (forced decoding, one prefill per answer). */
 async function newWorld(options: { prefillChunkSize?: number; gpuFeatures?: string[]; modelUrl?: string } = {}): Promise<WebLlmStandIn> {
-  return WebLlmStandIn.create({ modelDir: dir, modelUrl: options.modelUrl ?? MODEL_URL, ...options });
+  return createNodeStandIn({ modelDir: dir, modelUrl: options.modelUrl ?? MODEL_URL, library: { exposePipelines: false }, ...options });
 }
 
 function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
@@ -104,7 +86,7 @@ function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
 
 beforeAll(async () => {
   dir = await ensureTinyModel();
-  catalog = parseCatalog(await readFile(join(import.meta.dirname, '../../public/models.json'), 'utf8'));
+  catalog = await readCatalog();
   // A chunk size far below the prompts' lengths, so prefills cross chunk boundaries.
   world = await newWorld({ prefillChunkSize: 8 });
   [engine, oneShot, reference] = await Promise.all([

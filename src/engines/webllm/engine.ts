@@ -146,7 +146,9 @@ export class LoadedWebLlmEngine implements WebLlmEngine {
     await this.#exclusive(() => this.scorer.forced([this.info.bosTokenId], [[this.info.eosTokenId]]));
   }
 
+  /** Unloads the model; a second call does nothing. */
   async dispose(): Promise<void> {
+    if (this.#disposed) return;
     await this.#exclusive(async () => {
       this.processor.disarm();
       await this.engine.unload();

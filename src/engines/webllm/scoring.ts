@@ -1,23 +1,40 @@
 /**
- * Chooses how WebLLM scores on this machine, and keeps to it. Where WebLLM's internals allow it
- * (pipelineInternals.ts), the first scoring request after a load scores its first pair both by
- * forced decoding and in one pass and compares them (scoringCheck.ts): one pass is used from then
- * on only if they agree. A one-pass failure later switches to forced decoding for good, saying
- * why. Every result carries the check, so the page shows it and runs store it.
+ * Chooses how WebLLM scores on this machine, and keeps to it.
+ *
+ * The reference is forced decoding through WebLLM's public surface alone (one prompt prefill per
+ * answer). Where WebLLM's internals allow it (pipelineInternals.ts) a faster path exists: one pass
+ * (`batch_prefill`), or else forced decoding with the prompt prefilled once (`kv_state_popn`).
+ * The first scoring request after a load scores its first pair both ways and compares them
+ * (scoringCheck.ts); the fast path is used from then on only if they agree. A fast-path failure
+ * later switches to the reference for good, saying why. Every result carries the check, so the
+ * page shows it and runs store it.
  */
 import { isCancelled, type CancelSignal } from '../../core/cancel.ts';
 import type { ScoringCheck } from '../../core/engine.ts';
 import { scoreForcedDecode, type ForcedDecoder } from './forcedDecode.ts';
 import { scoreOnePass } from './onePass.ts';
 import type { PipelineAccess, PipelineProbe } from './pipelineInternals.ts';
-import { forcedOnly, judgeOnePass, type Tolerance } from './scoringCheck.ts';
+import { judgeFastPath, referenceOnly, type Tolerance } from './scoringCheck.ts';
 
-type ScorerState = { kind: 'unchecked'; access: PipelineAccess } | { kind: 'one-pass'; access: PipelineAccess; check: ScoringCheck } | { kind: 'forced'; check: ScoringCheck };
+export type WebLlmScoringMethod = 'one-pass' | 'forced-decode-prompt-once' | 'forced-decode';
+
+type Continuations = readonly (readonly number[])[];
+
+/** One way of scoring: what it is called, how it runs, and how many tokens it feeds. */
+interface ScoringPath {
+  method: WebLlmScoringMethod;
+  /** For messages: "One-pass scoring". */
+  label: string;
+  score(promptIds: readonly number[], continuations: Continuations, signal: CancelSignal | undefined): Promise<number[][]>;
+  forwardTokens(promptIds: readonly number[], continuations: Continuations): number;
+}
+
+type ScorerState = { kind: 'unchecked'; fast: ScoringPath; unavailable: string | undefined } | { kind: 'chosen'; path: ScoringPath; check: ScoringCheck };
 
 export interface ScoredBy {
   logprobs: number[][];
-  method: 'one-pass' | 'forced-decode';
-  check: ScoringCheck | undefined;
+  method: WebLlmScoringMethod;
+  check: ScoringCheck;
   /** Token positions run through the model (the check's extra work included). */
   forwardTokens: number;
 }
@@ -25,86 +42,104 @@ export interface ScoredBy {
 /** How many answers of the first request take part in the check (one preference pair). */
 const CHECKED_CONTINUATIONS = 2;
 
+const answerTokens = (continuations: Continuations, less = 0) => continuations.reduce((sum, c) => sum + c.length - less, 0);
+
 export class WebLlmScorer {
   #state: ScorerState;
-  readonly #decoder: ForcedDecoder;
+  readonly #reference: ScoringPath;
   readonly #tolerance: Tolerance;
   readonly #subject: string;
 
   constructor(decoder: Omit<ForcedDecoder, 'popTokens'>, probe: PipelineProbe, tolerance: Tolerance, subject: string) {
     this.#tolerance = tolerance;
     this.#subject = subject;
-    this.#decoder = probe.ok ? { ...decoder, popTokens: (count) => probe.access.popTokens(count) } : decoder;
-    if (!probe.ok) this.#state = { kind: 'forced', check: forcedOnly(probe.reason, subject) };
-    else if (probe.access.onePassUnavailable) this.#state = { kind: 'forced', check: forcedOnly(probe.access.onePassUnavailable, subject) };
-    else this.#state = { kind: 'unchecked', access: probe.access };
+    this.#reference = {
+      method: 'forced-decode',
+      label: 'Forced decoding',
+      score: (promptIds, continuations, signal) => scoreForcedDecode(decoder, promptIds, continuations, signal),
+      // The prompt once per answer, then each answer but its last token.
+      forwardTokens: (promptIds, continuations) => continuations.length * promptIds.length + answerTokens(continuations, 1),
+    };
+    if (!probe.ok) {
+      this.#state = { kind: 'chosen', path: this.#reference, check: referenceOnly(`One-pass scoring is unavailable (${probe.reason})`, subject) };
+      return;
+    }
+    const { access } = probe;
+    const unavailable = access.onePassUnavailable;
+    this.#state = { kind: 'unchecked', fast: unavailable === undefined ? onePassPath(decoder, access) : promptOncePath(decoder, access), unavailable };
   }
 
   /** What `EngineInfo.scoringMethod` reports before the first score. */
   get plannedMethod(): string {
-    return this.#state.kind === 'unchecked' ? 'one-pass (checked against forced decoding at the first score)' : this.#state.check.method;
-  }
-
-  async score(promptIds: readonly number[], continuations: readonly (readonly number[])[], signal?: CancelSignal): Promise<ScoredBy> {
     const state = this.#state;
-    if (state.kind === 'unchecked') return this.#checkThenScore(state.access, promptIds, continuations, signal);
-    if (state.kind === 'forced') return this.#forced(promptIds, continuations, signal, state.check);
+    return state.kind === 'unchecked' ? `${state.fast.method} (checked against forced decoding at the first score)` : state.path.method;
+  }
+
+  async score(promptIds: readonly number[], continuations: Continuations, signal?: CancelSignal): Promise<ScoredBy> {
+    const state = this.#state;
+    if (state.kind === 'unchecked') return this.#checkThenScore(state.fast, state.unavailable, promptIds, continuations, signal);
     try {
-      const logprobs = await this.#onePass(state.access, promptIds, continuations, signal);
-      return { logprobs, method: 'one-pass', check: state.check, forwardTokens: onePassTokens(promptIds, continuations) };
+      return await this.#run(state.path, state.check, promptIds, continuations, signal);
     } catch (error) {
-      if (isCancelled(error)) throw error;
-      const check = forcedOnly(`it failed on this GPU after passing its check: ${messageOf(error)}`, this.#subject);
-      this.#state = { kind: 'forced', check };
-      return this.#forced(promptIds, continuations, signal, check);
+      if (isCancelled(error) || state.path === this.#reference) throw error;
+      const check = referenceOnly(`${state.path.label} failed on this GPU after passing its check: ${messageOf(error)}`, this.#subject);
+      this.#state = { kind: 'chosen', path: this.#reference, check };
+      return this.#run(this.#reference, check, promptIds, continuations, signal);
     }
   }
 
-  /** Forced decoding regardless of the check (the load's warm-up step). */
-  forced(promptIds: readonly number[], continuations: readonly (readonly number[])[], signal?: CancelSignal): Promise<number[][]> {
-    return scoreForcedDecode(this.#decoder, promptIds, continuations, signal);
+  /** The reference path regardless of the check (the load's warm-up step). */
+  forced(promptIds: readonly number[], continuations: Continuations, signal?: CancelSignal): Promise<number[][]> {
+    return this.#reference.score(promptIds, continuations, signal);
   }
 
-  async #checkThenScore(access: PipelineAccess, promptIds: readonly number[], continuations: readonly (readonly number[])[], signal: CancelSignal | undefined): Promise<ScoredBy> {
+  async #checkThenScore(fast: ScoringPath, unavailable: string | undefined, promptIds: readonly number[], continuations: Continuations, signal: CancelSignal | undefined): Promise<ScoredBy> {
     const checked = continuations.slice(0, CHECKED_CONTINUATIONS);
-    const forced = await scoreForcedDecode(this.#decoder, promptIds, checked, signal);
+    const repeated = [...checked, checked[0] as readonly number[]];
+    const expected = await this.#reference.score(promptIds, checked, signal);
+    let fastResult: number[][] = [];
     let check: ScoringCheck;
-    let onePass: number[][] = [];
     try {
-      onePass = await this.#onePass(access, promptIds, [...checked, checked[0] as readonly number[]], signal);
-      check = judgeOnePass(forced, onePass, this.#tolerance, this.#subject);
+      fastResult = await fast.score(promptIds, repeated, signal);
+      check = judgeFastPath({ method: fast.method, label: fast.label, unavailable }, expected, fastResult, this.#tolerance, this.#subject);
     } catch (error) {
       if (isCancelled(error)) throw error;
-      check = forcedOnly(`it failed on this GPU: ${messageOf(error)}`, this.#subject);
+      check = referenceOnly(`${fast.label} failed on this GPU: ${messageOf(error)}`, this.#subject);
     }
-    this.#state = check.method === 'one-pass' ? { kind: 'one-pass', access, check } : { kind: 'forced', check };
-    const head = check.method === 'one-pass' ? onePass.slice(0, checked.length) : forced;
+    const path = check.method === fast.method ? fast : this.#reference;
+    this.#state = { kind: 'chosen', path, check };
+    const head = path === fast ? fastResult.slice(0, checked.length) : expected;
     const rest = continuations.slice(checked.length);
-    const tail = rest.length === 0 ? { logprobs: [], forwardTokens: 0 } : await this.score(promptIds, rest, signal);
-    const checkTokens = this.#forcedTokens(promptIds, checked) + (onePass.length > 0 ? onePassTokens(promptIds, [...checked, checked[0] as readonly number[]]) : 0);
-    return { logprobs: [...head, ...tail.logprobs], method: check.method === 'one-pass' ? 'one-pass' : 'forced-decode', check, forwardTokens: checkTokens + tail.forwardTokens };
+    const tail = rest.length === 0 ? { logprobs: [], forwardTokens: 0 } : await this.#run(path, check, promptIds, rest, signal);
+    const checkTokens = this.#reference.forwardTokens(promptIds, checked) + (fastResult.length > 0 ? fast.forwardTokens(promptIds, repeated) : 0);
+    return { logprobs: [...head, ...tail.logprobs], method: path.method, check, forwardTokens: checkTokens + tail.forwardTokens };
   }
 
-  #onePass(access: PipelineAccess, promptIds: readonly number[], continuations: readonly (readonly number[])[], signal: CancelSignal | undefined): Promise<number[][]> {
-    const { engine, call } = this.#decoder;
-    return scoreOnePass(access, () => call(() => engine.resetChat()), promptIds, continuations, signal);
-  }
-
-  async #forced(promptIds: readonly number[], continuations: readonly (readonly number[])[], signal: CancelSignal | undefined, check: ScoringCheck): Promise<ScoredBy> {
-    const logprobs = await scoreForcedDecode(this.#decoder, promptIds, continuations, signal);
-    return { logprobs, method: 'forced-decode', check, forwardTokens: this.#forcedTokens(promptIds, continuations) };
-  }
-
-  /** Forced decoding feeds the prompt once (once per answer without popping) and each answer but its last token. */
-  #forcedTokens(promptIds: readonly number[], continuations: readonly (readonly number[])[]): number {
-    const prompts = this.#decoder.popTokens ? 1 : continuations.length;
-    return prompts * promptIds.length + continuations.reduce((sum, c) => sum + c.length - 1, 0);
+  async #run(path: ScoringPath, check: ScoringCheck, promptIds: readonly number[], continuations: Continuations, signal: CancelSignal | undefined): Promise<ScoredBy> {
+    const logprobs = await path.score(promptIds, continuations, signal);
+    return { logprobs, method: path.method, check, forwardTokens: path.forwardTokens(promptIds, continuations) };
   }
 }
 
-/** One pass feeds the prompt but its last token once, then each answer behind that token. */
-function onePassTokens(promptIds: readonly number[], continuations: readonly (readonly number[])[]): number {
-  return promptIds.length - 1 + continuations.reduce((sum, c) => sum + c.length, 0);
+function onePassPath(decoder: Omit<ForcedDecoder, 'popTokens'>, access: PipelineAccess): ScoringPath {
+  const resetChat = () => decoder.call(() => decoder.engine.resetChat());
+  return {
+    method: 'one-pass',
+    label: 'One-pass scoring',
+    score: (promptIds, continuations, signal) => scoreOnePass(access, resetChat, promptIds, continuations, signal),
+    // The prompt but its last token once, then each answer behind that token.
+    forwardTokens: (promptIds, continuations) => promptIds.length - 1 + answerTokens(continuations),
+  };
+}
+
+function promptOncePath(decoder: Omit<ForcedDecoder, 'popTokens'>, access: PipelineAccess): ScoringPath {
+  const withPop: ForcedDecoder = { ...decoder, popTokens: (count) => access.popTokens(count) };
+  return {
+    method: 'forced-decode-prompt-once',
+    label: 'Forced decoding with the prompt prefilled once',
+    score: (promptIds, continuations, signal) => scoreForcedDecode(withPop, promptIds, continuations, signal),
+    forwardTokens: (promptIds, continuations) => promptIds.length + answerTokens(continuations, 1),
+  };
 }
 
 function messageOf(error: unknown): string {

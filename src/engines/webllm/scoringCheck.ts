@@ -37,43 +37,54 @@ export function toleranceFor(quantization: string): Tolerance {
   return /f32/.test(quantization) && !/f16/.test(quantization) ? TOLERANCES.f32 : TOLERANCES.f16;
 }
 
+/** The path being checked: its method name, how messages call it, and why one pass was not it (if so). */
+export interface CheckedPath {
+  method: string;
+  label: string;
+  unavailable: string | undefined;
+}
+
 /**
- * Judges one-pass log-probs against forced decoding on the same continuations. `onePass` holds
+ * Judges a fast path's log-probs against forced decoding on the same continuations. `fast` holds
  * one more row than `forced`: the first continuation scored again at the end (the repeat check).
  */
-export function judgeOnePass(forced: readonly number[][], onePass: readonly number[][], tolerance: Tolerance, subject: string): ScoringCheck {
-  const compared = onePass.slice(0, forced.length);
-  const against = compareLogprobs(forced, compared);
-  const repeat = compareLogprobs([onePass[0] as number[]], [onePass[forced.length] as number[]]);
+export function judgeFastPath(path: CheckedPath, forced: readonly number[][], fast: readonly number[][], tolerance: Tolerance, subject: string): ScoringCheck {
+  const against = compareLogprobs(forced, fast.slice(0, forced.length));
+  const repeat = compareLogprobs([fast[0] as number[]], [fast[forced.length] as number[]]);
   const finite = [against.maxAbsDiff, against.meanAbsDiff, repeat.maxAbsDiff].every(Number.isFinite);
   const agrees = finite && against.maxAbsDiff <= tolerance.maxAbsDiff && against.meanAbsDiff <= tolerance.meanAbsDiff && repeat.maxAbsDiff <= tolerance.maxAbsDiff;
   const measured = `max |Δ| ${format(against.maxAbsDiff)}, mean ${format(against.meanAbsDiff)} over ${against.tokens} tokens, repeat ${format(repeat.maxAbsDiff)}`;
   const limits = `${tolerance.precision} tolerance: max ${tolerance.maxAbsDiff}, mean ${tolerance.meanAbsDiff}`;
+  const why = path.unavailable === undefined ? '' : `One-pass scoring is unavailable (${path.unavailable}). `;
   return {
-    method: agrees ? 'one-pass' : 'forced-decode',
+    method: agrees ? path.method : 'forced-decode',
     maxAbsDiff: Number.isFinite(against.maxAbsDiff) ? against.maxAbsDiff : null,
     meanAbsDiff: Number.isFinite(against.meanAbsDiff) ? against.meanAbsDiff : null,
     repeatMaxAbsDiff: Number.isFinite(repeat.maxAbsDiff) ? repeat.maxAbsDiff : null,
     tokens: against.tokens,
     tolerance,
-    reason: !finite
-      ? `One-pass scoring produced non-finite log-probs on this GPU, so scoring uses forced decoding (slower, exact).`
-      : agrees
-        ? `One-pass scoring agreed with forced decoding on this GPU (${measured}; ${limits}).`
-        : `One-pass scoring disagreed with forced decoding on this GPU (${measured}; ${limits}), so scoring uses forced decoding (slower, exact).`,
+    reason:
+      why +
+      (!finite
+        ? `${path.label} produced non-finite log-probs on this GPU, so scoring uses ${SAFE}.`
+        : agrees
+          ? `${path.label} agreed with forced decoding on this GPU (${measured}; ${limits}).`
+          : `${path.label} disagreed with forced decoding on this GPU (${measured}; ${limits}), so scoring uses ${SAFE}.`),
     subject,
   };
 }
 
-/** The check when one-pass could not even be tried. */
-export function forcedOnly(reason: string, subject: string): ScoringCheck {
+const SAFE = 'forced decoding with one prompt prefill per answer (slower, exact)';
+
+/** The check when no faster path could be tried, or one failed: `what` says which, as a sentence without its end. */
+export function referenceOnly(what: string, subject: string): ScoringCheck {
   return {
     method: 'forced-decode',
     maxAbsDiff: null,
     meanAbsDiff: null,
     repeatMaxAbsDiff: null,
     tokens: 0,
-    reason: `One-pass scoring is unavailable (${reason}), so scoring uses forced decoding (slower, exact).`,
+    reason: `${what}, so scoring uses ${SAFE}.`,
     subject,
   };
 }
