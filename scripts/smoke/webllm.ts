@@ -7,9 +7,11 @@
  * Vite, serves it on 127.0.0.1 (a secure context, as WebGPU requires), launches Chromium with
  * WebGPU through Playwright (Debian's /usr/bin/chromium or CHROMIUM_PATH when present, otherwise
  * Playwright's own browser), loads a prebuilt model from public/models.json, generates, scores,
- * and prints: the GPU, load time, generation tokens/s, the agreement of forced-decoding scores
- * with the logits and log-probs WebLLM produced while generating the same tokens, whether the
- * order of scored continuations matters, and the scores of two demo pairs.
+ * and prints: the GPU, load time, generation tokens/s, the agreement of scores with the logits and
+ * log-probs WebLLM produced while generating the same tokens, whether the order of scored
+ * continuations matters, the run-time check's verdict (one pass or forced decoding, and why),
+ * forced decoding against one pass on a long pair (times, ratio, max difference), and the scores
+ * of two demo pairs. Last line: a JSON object with the scoring comparison.
  *
  * Options:
  *   --model <id>          catalog id or WebLLM model id (default smollm2-360m-instruct-q4f32_1,
@@ -36,6 +38,7 @@ import { chromium } from '@playwright/test';
 import { build } from 'vite';
 import { findEntry, parseCatalog, withCustomUrls, type WebLlmCatalogEntry } from '../../src/core/catalog.ts';
 import type * as Harness from './webllmHarness.ts';
+import type { ScoringComparison } from '../../src/engines/webllm/index.ts';
 import type { SmokeOptions, SmokeReport } from './webllmHarness.ts';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -190,7 +193,17 @@ function printReport(entry: WebLlmCatalogEntry, report: SmokeReport): number {
     console.log(`  prompt tokens: ${agreement.adapterPromptTokens} scored by the adapter (prefix ids included), ${agreement.webllmPromptTokens ?? '?'} counted by WebLLM (prefix ids excluded)`);
     if (!raw) console.log('  A large difference means the prompt was tokenized differently (Transformers.js vs tokenizers-cpp) or the scoring loop is misaligned.');
   }
-  console.log(`One-pass scoring (batch_verify): unavailable. ${report.onePass.reason}`);
+  const scoring = report.scoring;
+  if (scoring) {
+    console.log(`Scoring method chosen at the first score: ${scoring.check?.method ?? 'unknown'}. ${scoring.check?.reason ?? ''}`);
+    const comparison = scoring.comparison;
+    if (comparison) {
+      const { forced, fast } = medianSeconds(comparison);
+      console.log(
+        `Forced decoding vs ${comparison.fastMethod} on a ${scoring.promptTokens}-token prompt with answers of ${scoring.answerTokens.join(' and ')} tokens: ${forced.toFixed(2)} s vs ${fast.toFixed(2)} s, median speedup ${comparison.medianSpeedup.toFixed(1)}× over ${comparison.rounds.length} interleaved rounds, max |Δ log p| ${comparison.maxAbsDiff.toExponential(2)}`,
+      );
+    }
+  }
   if (report.orderIndependent !== undefined) {
     console.log(`Scoring order independence (resets between continuations): ${report.orderIndependent ? 'ok' : 'FAIL'}`);
     checks.push(report.orderIndependent);
@@ -202,7 +215,25 @@ function printReport(entry: WebLlmCatalogEntry, report: SmokeReport): number {
   }
   const passed = checks.length > 0 && checks.every(Boolean);
   console.log(passed ? '\nResult: PASS' : '\nResult: FAIL');
+  const comparison = report.scoring?.comparison;
+  console.log(
+    JSON.stringify({
+      model: entry.modelId,
+      method: report.scoring?.check?.method ?? null,
+      forced_seconds: comparison ? medianSeconds(comparison).forced : null,
+      fast_seconds: comparison ? medianSeconds(comparison).fast : null,
+      speedup_median: comparison?.medianSpeedup ?? null,
+      max_abs_diff: comparison?.maxAbsDiff ?? null,
+      check_max_abs_diff: report.scoring?.check?.maxAbsDiff ?? null,
+    }),
+  );
   return passed ? 0 : 1;
+}
+
+/** Median seconds of each path over the interleaved rounds. */
+function medianSeconds(comparison: ScoringComparison): { forced: number; fast: number } {
+  const median = (values: number[]) => ([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number) / 1000;
+  return { forced: median(comparison.rounds.map((r) => r.referenceMs)), fast: median(comparison.rounds.map((r) => r.fastMs)) };
 }
 
 class UsageError extends Error {}

@@ -8,20 +8,21 @@
  *   a stale KV cache or a processor that is not called would all show up here;
  * - it agrees with WebLLM's own `logprobs` of those tokens (temperature 1, no penalties);
  * - scoring continuations in either order gives identical numbers (the resets work);
- * - generation speed, with the scoring processor registered (it costs a logits copy per token).
- * The one-pass path (`batch_verify`) is not offered by the adapter: it is reachable only through
- * WebLLM's private pipeline fields, so the report says so instead of comparing it.
+ * - generation speed, with the scoring processor registered (it costs a logits copy per token);
+ * - the run-time check's verdict, and forced decoding against the fast scoring path (one pass
+ *   through batch_prefill) on a Zephyr-length pair: both timed, interleaved, and compared.
  *
  * Everything returned is plain JSON (it crosses Playwright's evaluate boundary).
  */
 import type { LogitProcessor, MLCEngine } from '@mlc-ai/web-llm';
 import type { WebLlmCatalogEntry } from '../../src/core/catalog.ts';
 import { templateFromInfo } from '../../src/core/chatTemplate.ts';
+import type { ScoringCheck } from '../../src/core/engine.ts';
 import { toSerializedError, type SerializedError } from '../../src/core/errors.ts';
 import { logSoftmaxAt } from '../../src/core/logits.ts';
 import { planScoring } from '../../src/core/scoringInput.ts';
 import { scorePair } from '../../src/core/scorer.ts';
-import { createWebLlmEngine } from '../../src/engines/webllm/index.ts';
+import { createWebLlmEngine, type ScoringComparison } from '../../src/engines/webllm/index.ts';
 
 export interface SmokeOptions {
   entry: WebLlmCatalogEntry;
@@ -67,7 +68,8 @@ export interface SmokeReport {
     webllmPromptTokens: number | null;
   };
   orderIndependent?: boolean;
-  onePass: { available: false; reason: string };
+  /** The run-time check the first score made, and both scoring paths on a long pair. */
+  scoring?: { check: ScoringCheck | undefined; comparison: ScoringComparison | undefined; promptTokens: number; answerTokens: number[] };
   pairs?: PairReport[];
 }
 
@@ -76,8 +78,8 @@ const PAIRS = [
   { id: 'coffee', userContent: 'Is coffee healthy?', chosen: 'In moderation, yes: it is linked to a lower risk of some diseases.', rejected: 'No.' },
 ];
 
-const ONE_PASS_REASON =
-  "WebLLM 0.2.86 binds only prefill/decode (last-position logits) publicly; the model library's batch_verify (all positions) is reachable only through private pipeline fields, which the adapter does not touch.";
+/** A long answer in the shape of Zephyr's (~320 tokens), for the speed comparison. */
+const LONG_ANSWER = Array.from({ length: 16 }, (_, i) => `Point ${i + 1}: the sea keeps changing with the wind, the tides and the light over the water.`).join(' ');
 
 /** Wraps the adapter's processor and keeps, for each sampled token, its log-prob under the raw logits. */
 class SamplingSpy {
@@ -113,7 +115,7 @@ class SamplingSpy {
 
 export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const gpu = await describeGpu();
-  const report: SmokeReport = { gpu, onePass: { available: false, reason: ONE_PASS_REASON } };
+  const report: SmokeReport = { gpu };
   if (!gpu.available) return report;
   const spy = new SamplingSpy();
   const captured: { mlc?: MLCEngine } = {};
@@ -191,6 +193,20 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
       const forward = await engine.score({ promptIds: plan.sharedPromptIds, continuations: plan.continuations });
       const backward = await engine.score({ promptIds: plan.sharedPromptIds, continuations: [...plan.continuations].reverse() });
       report.orderIndependent = JSON.stringify(forward.logprobs) === JSON.stringify([...backward.logprobs].reverse());
+
+      // Scoring paths: the check the first score made, then forced decoding against the fast path.
+      const long = await planScoring((text) => engine.tokenize(text), `${LONG_ANSWER}\nWhich point matters most?`, [LONG_ANSWER, LONG_ANSWER.split('').reverse().join('')], {
+        convention: 'clean',
+        template: templateFromInfo(engine.info.chatTemplate),
+        special: { bos: engine.info.bosTokenId, eos: engine.info.eosTokenId },
+      });
+      const longRequest = { promptIds: long.sharedPromptIds, continuations: long.continuations };
+      report.scoring = {
+        check: forward.check,
+        comparison: await engine.compareScoringPaths(longRequest, 3),
+        promptTokens: long.sharedPromptIds.length,
+        answerTokens: long.continuations.map((c) => c.length),
+      };
 
       // Pair scoring as the page does it (reference-free reward, mean aggregation).
       report.pairs = [];

@@ -16,13 +16,15 @@ import { classifyWebLlmError, type ErrorContext } from './errors.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import type { WebLlmEngineSurface } from './options.ts';
 import { renderWebLlmPrompt, type RenderedPrompt } from './prompt.ts';
-import type { WebLlmScorer } from './scoring.ts';
+import type { ScoringComparison, WebLlmScorer } from './scoring.ts';
 import type { ProcessorMode, TeacherForcingProcessor } from './teacherForcing.ts';
 
 /** The Engine, plus what only WebLLM's own prompt building knows. */
 export interface WebLlmEngine extends Engine {
   /** The ids WebLLM prefills for a fresh chat request: the prefix ids, then each prompt piece tokenized on its own. */
   promptTokenIds(messages: readonly ChatMessage[]): Promise<number[]>;
+  /** Forced decoding against the fast scoring path on one request, timed and compared (undefined without a fast path). */
+  compareScoringPaths(request: ScoreRequest, rounds: number): Promise<ScoringComparison | undefined>;
 }
 
 
@@ -139,6 +141,12 @@ export class LoadedWebLlmEngine implements WebLlmEngine {
       const scored = await this.scorer.score(request.promptIds, request.continuations, signal);
       return { logprobs: scored.logprobs, method: scored.method, forwardTokens: scored.forwardTokens, ...(scored.check ? { check: scored.check } : {}) };
     });
+  }
+
+  async compareScoringPaths(requestInput: ScoreRequest, rounds: number): Promise<ScoringComparison | undefined> {
+    const request = ScoreRequestSchema.parse(requestInput);
+    assertScoreFits(request, this.entry.label, this.info.contextWindow);
+    return this.#exclusive(() => this.scorer.compare(request.promptIds, request.continuations, rounds));
   }
 
   /** One forced step end to end before "ready": proves the LogitProcessor is attached. */

@@ -38,6 +38,7 @@ export type * from './options.ts';
 export { WebLlmEngineOptions } from './options.ts';
 export { mapInitProgress } from './progress.ts';
 export { renderWebLlmPrompt, type ConvTemplate } from './prompt.ts';
+export type { ScoringComparison, WebLlmScoringMethod } from './scoring.ts';
 
 /** Loads the entry's model into a fresh in-thread MLCEngine and returns it as an Engine. */
 export async function createWebLlmEngine(input: WebLlmEngineOptions, onProgress: ProgressListener = () => {}, depsOverride: Partial<WebLlmDeps> = {}): Promise<WebLlmEngine> {

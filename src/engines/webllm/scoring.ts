@@ -10,6 +10,7 @@
  * page shows it and runs store it.
  */
 import { isCancelled, type CancelSignal } from '../../core/cancel.ts';
+import { compareLogprobs } from '../../core/logits.ts';
 import type { ScoringCheck } from '../../core/engine.ts';
 import { scoreForcedDecode, type ForcedDecoder } from './forcedDecode.ts';
 import { scoreOnePass } from './onePass.ts';
@@ -37,6 +38,18 @@ export interface ScoredBy {
   check: ScoringCheck;
   /** Token positions run through the model (the check's extra work included). */
   forwardTokens: number;
+}
+
+/** Both paths timed on the same request, interleaved (reference, fast, reference, fast, …). */
+export interface ScoringComparison {
+  fastMethod: WebLlmScoringMethod;
+  /** Milliseconds per round, each path once. */
+  rounds: { referenceMs: number; fastMs: number }[];
+  /** Median over rounds of reference time / fast time. */
+  medianSpeedup: number;
+  maxAbsDiff: number;
+  meanAbsDiff: number;
+  tokens: number;
 }
 
 /** How many answers of the first request take part in the check (one preference pair). */
@@ -93,6 +106,29 @@ export class WebLlmScorer {
     return this.#reference.score(promptIds, continuations, signal);
   }
 
+  /**
+   * Times the reference and the fast path on the same request, interleaved round by round so a
+   * busy machine slows both alike, and compares their log-probs. For `npm run smoke:webllm` and
+   * the benchmark; undefined when no fast path exists here.
+   */
+  async compare(promptIds: readonly number[], continuations: Continuations, rounds: number): Promise<ScoringComparison | undefined> {
+    const state = this.#state;
+    const fast = state.kind === 'unchecked' ? state.fast : state.path === this.#reference ? undefined : state.path;
+    if (!fast) return undefined;
+    const timings: { referenceMs: number; fastMs: number }[] = [];
+    let difference = compareLogprobs([], []);
+    for (let round = 0; round < rounds; round++) {
+      const referenceStart = performance.now();
+      const expected = await this.#reference.score(promptIds, continuations, undefined);
+      const fastStart = performance.now();
+      const actual = await fast.score(promptIds, continuations, undefined);
+      timings.push({ referenceMs: fastStart - referenceStart, fastMs: performance.now() - fastStart });
+      difference = compareLogprobs(expected, actual);
+    }
+    const ratios = timings.map((t) => t.referenceMs / t.fastMs).sort((a, b) => a - b);
+    return { fastMethod: fast.method, rounds: timings, medianSpeedup: median(ratios), ...difference };
+  }
+
   async #checkThenScore(fast: ScoringPath, unavailable: string | undefined, promptIds: readonly number[], continuations: Continuations, signal: CancelSignal | undefined): Promise<ScoredBy> {
     const checked = continuations.slice(0, CHECKED_CONTINUATIONS);
     const repeated = [...checked, checked[0] as readonly number[]];
@@ -140,6 +176,11 @@ function promptOncePath(decoder: Omit<ForcedDecoder, 'popTokens'>, access: Pipel
     score: (promptIds, continuations, signal) => scoreForcedDecode(withPop, promptIds, continuations, signal),
     forwardTokens: (promptIds, continuations) => promptIds.length + answerTokens(continuations, 1),
   };
+}
+
+function median(sorted: readonly number[]): number {
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function messageOf(error: unknown): string {
