@@ -5,6 +5,7 @@ import { extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig, type Connect, type Plugin } from 'vite';
+import { hostedModelUrls } from './scripts/build/hostedModels.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -156,7 +157,7 @@ function sendFile(res: ServerResponse, path: string, headOnly: boolean): void {
 // every asset URL is relative.
 export default defineConfig(({ command }) => ({
   base: './',
-  plugins: [svelte(), selfHostedAssets()],
+  plugins: [svelte(), selfHostedAssets(), hostedModelUrls()],
   worker: { format: 'es', plugins: () => [ortWasmFallbackNotBundled()] },
   optimizeDeps: { exclude: ['@huggingface/transformers', '@mlc-ai/web-llm'] },
   define: {

@@ -108,6 +108,11 @@ export const WebLlmCatalogEntry = z
     modelUrl: z.string().min(1).nullable(),
     /** The compiled model library (.wasm); null until set. */
     modelLibUrl: z.string().min(1).nullable(),
+    /**
+     * Where the project's build workflow (.github/workflows/webllm-zephyr.yml) publishes this
+     * build, relative to the model host it was given: the page build fills the URLs from there.
+     */
+    hostedBuild: z.object({ weights: z.string().regex(/^[^/].*\/$/, 'a folder path ending in /'), library: z.string().regex(/^[^/].*\.wasm$/, 'a path ending in .wasm') }).optional(),
     overrides: WebLlmOverrides.optional(),
   })
   .superRefine((entry, ctx) => {
@@ -284,6 +289,21 @@ export function withCustomUrls(entry: WebLlmCatalogEntry, urls: CustomModelUrls,
   const checked = validateCustomModel(urls, baseUrl);
   if (!checked.ok) throw new AppError('invalid-input', checked.message);
   return { ...entry, modelUrl: checked.modelUrl, modelLibUrl: checked.modelLibUrl };
+}
+
+/**
+ * The catalog with the URLs of every hosted build (`hostedBuild`) filled in under `hostBase`, the
+ * model host the build workflow published to (e.g. https://huggingface.co/<user>/<repo>/resolve/main/).
+ * URLs already set are kept; every filled URL passes the same checks as one a user enters.
+ */
+export function withHostedBuilds(catalog: ModelCatalog, hostBase: string): ModelCatalog {
+  const base = ensureSlash(hostBase.trim());
+  if (!/^https?:\/\/[^/]/.test(base)) throw new AppError('invalid-input', `The model host "${hostBase}" must be an absolute http(s) URL.`);
+  const models = catalog.models.map((entry) => {
+    if (entry.engine !== 'webllm' || !entry.hostedBuild || !needsUrls(entry)) return entry;
+    return withCustomUrls(entry, { modelUrl: base + entry.hostedBuild.weights, modelLibUrl: base + entry.hostedBuild.library });
+  });
+  return { ...catalog, models };
 }
 
 /**
