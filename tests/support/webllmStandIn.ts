@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
-import type { OrtLike, OrtSession } from './webllmStandIn/kvSequence.ts';
+import { tinyDims, type OrtLike, type OrtSession } from './webllmStandIn/kvSequence.ts';
 import { WebLlmStandIn, type StandInOptions } from './webllmStandIn/world.ts';
 
 export { DEFAULT_LIBRARY, TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, webllmError, type StandInEngine, type StandInOptions } from './webllmStandIn/world.ts';
@@ -37,16 +37,4 @@ export async function createNodeStandIn(options: StandInOptions & { modelDir: st
     },
     options,
   );
-}
-
-/** The dimensions the stand-in needs, from a Hugging Face config.json. */
-export function tinyDims(config: Record<string, unknown>) {
-  const hidden = Number(config.hidden_size);
-  return {
-    vocab: Number(config.vocab_size),
-    hidden,
-    layers: Number(config.num_hidden_layers),
-    kvHeads: Number(config.num_key_value_heads),
-    headDim: Number(config.head_dim ?? hidden / Number(config.num_attention_heads)),
-  };
 }

@@ -13,6 +13,18 @@ export interface TinyDims {
   headDim: number;
 }
 
+/** The dimensions the stand-in needs, from a Hugging Face config.json. */
+export function tinyDims(config: Record<string, unknown>): TinyDims {
+  const hidden = Number(config.hidden_size);
+  return {
+    vocab: Number(config.vocab_size),
+    hidden,
+    layers: Number(config.num_hidden_layers),
+    kvHeads: Number(config.num_key_value_heads),
+    headDim: Number(config.head_dim ?? hidden / Number(config.num_attention_heads)),
+  };
+}
+
 /** An onnxruntime tensor (node or web), as far as the stand-in reads it. */
 export interface OrtTensor {
   readonly dims: readonly number[];
