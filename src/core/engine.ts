@@ -99,6 +99,17 @@ export const ScoreResult = z.object({
 });
 export type ScoreResult = z.infer<typeof ScoreResult>;
 
+/** A scored position with its competitors: what vLLM reports per prompt position. */
+export const RankedLogprob = z.object({
+  /** log p(token | context), as `score` gives it. */
+  logprob: z.number(),
+  /** How many vocabulary tokens are at least as likely as this one (1 = the most likely), as vLLM counts. */
+  rank: z.number().int().positive(),
+  /** The most likely tokens at this position, most likely first. */
+  top: z.array(z.object({ tokenId: z.number().int().nonnegative(), logprob: z.number() })),
+});
+export type RankedLogprob = z.infer<typeof RankedLogprob>;
+
 export type TokenListener = (text: string) => void;
 
 export interface Engine {
@@ -120,6 +131,11 @@ export interface Engine {
     onToken?: TokenListener,
     signal?: CancelSignal,
   ): Promise<GenerateResult>;
+  /**
+   * Optional: `score` plus each scored token's rank in the vocabulary and the `topK` most likely
+   * tokens at its position (what a completions server needs for vLLM's prompt log-probs).
+   */
+  scoreRanked?(request: ScoreRequest, topK: number, signal?: CancelSignal): Promise<RankedLogprob[][]>;
   /** Token ids of `text` with no special tokens added. */
   tokenize(text: string): Promise<number[]>;
   dispose(): Promise<void>;
