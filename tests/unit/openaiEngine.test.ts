@@ -6,7 +6,8 @@ import type { Engine, ScoreRequest } from '../../src/core/engine.ts';
 import { planScoring } from '../../src/core/scoringInput.ts';
 import { createOpenAiEngine } from '../../src/engines/openai.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
-import { createOpenAiServer, loadServerTokenizer } from '../../scripts/lib/openaiServer.ts';
+import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
+import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
 import { ensureTinyModel } from '../support/tinyModelFixture.ts';
 
@@ -25,7 +26,9 @@ let scripted: ScriptedServer | undefined;
 beforeAll(async () => {
   const dir = await ensureTinyModel();
   local = await createTransformersEngine({ model: dir, device: 'cpu' });
-  server = createOpenAiServer(local, { modelName: 'tiny', tokenizer: await loadServerTokenizer(dir) });
+  // As `serve` runs it: chat prompts tokenized by the server, generated from their ids.
+  const generateFromIds = local.generateFromIds?.bind(local);
+  server = createOpenAiServer(local, { modelName: 'tiny', tokenizer: await loadServerTokenizer(dir), ...(generateFromIds ? { continuer: { continueIds: generateFromIds } } : {}) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   remote = await createOpenAiEngine({ baseUrl, model: 'tiny' });

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadServerTokenizer } from '../../scripts/lib/openaiServer.ts';
+import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { loadReferenceLlama } from '../support/llamaReference.ts';
 import { collect, spawnCli } from '../support/runCli.ts';
 import { ensureTinyModel } from '../support/tinyModelFixture.ts';
