@@ -4,7 +4,7 @@
  * tokenized off the event loop while other requests are answered; a client that leaves is logged
  * as a disconnect, not as a 200.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
