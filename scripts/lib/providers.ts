@@ -23,7 +23,7 @@ import { costOf } from '../../src/core/dataset/plan.ts';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError, isAbortError } from '../../src/core/errors.ts';
 import { acceptsTopK, type ChatProvider, type ChatRequest, type ChatResponse, type EmbeddingProvider, type RewardProvider } from '../../src/core/providers.ts';
-import { createOpenAiClient, resolveApiKey, serverMessage } from '../../src/engines/openai.ts';
+import { createOpenAiClient, resolveApiKey, serverMessage } from '../../src/engines/openaiClient.ts';
 import type { RequestCache } from './requestCache.ts';
 import {
   DEFAULT_RETRY_POLICY,
