@@ -6,9 +6,9 @@
  * `POST /v1/chat/completions` (JSON or SSE streaming, `n` by repeated sampling with seeds seed,
  * seed+1, …), `POST /v1/completions` (prompt as text or token ids, one or a batch; `echo` +
  * `logprobs` and `prompt_logprobs` with ranks and top-k, completionsRoute.ts), `POST /tokenize`
- * (at the root only, as vLLM serves it). Every engine call goes through one queue, because the
- * engine is a single model (and its sampler's seed is process-global): requests are answered in
- * arrival order. Prompts are tokenized before they join the queue, long ones on a worker thread
+ * and `POST /detokenize` (at the root only, as vLLM serves them). Every engine call goes through
+ * one queue, because the engine is a single model (and its sampler's seed is process-global):
+ * requests are answered in arrival order. Prompts are tokenized before they join the queue, long ones on a worker thread
  * (serverTokenizer.ts), and a prompt that cannot fit the context window is refused from its length
  * in characters before any tokenizing, so one huge request never stalls the others.
  *
@@ -33,6 +33,7 @@ import {
   ChatCompletionRequest,
   CompletionRequest,
   contextLengthError,
+  DetokenizeRequest,
   finish,
   fromEngine,
   fromZod,
@@ -110,6 +111,7 @@ class OpenAiHandler implements ServerContext {
       '/v1/chat/completions': { method: 'POST', run: async () => this.#chat(ChatCompletionRequest.parse(await body()), res) },
       '/v1/completions': { method: 'POST', run: async () => completions(this, CompletionRequest.parse(await body()), res) },
       '/tokenize': { method: 'POST', run: async () => sendJson(res, 200, await this.#tokenize(TokenizeRequest.parse(await body()))) },
+      '/detokenize': { method: 'POST', run: async () => sendJson(res, 200, this.#detokenize(DetokenizeRequest.parse(await body()))) },
     };
     const route = routes[path];
     if (!route) throw new HttpError(404, `No route ${req.method} ${path}.`);
@@ -174,6 +176,12 @@ class OpenAiHandler implements ServerContext {
     const contextWindow = this.engine.info.contextWindow;
     if (ids.length > contextWindow) throw contextLengthError(contextWindow, `the input has ${ids.length} tokens`);
     return { count: ids.length, max_model_len: contextWindow, tokens: ids, token_strs: request.return_token_strs ? this.options.tokenizer.tokenStrings(ids) : null };
+  }
+
+  #detokenize(request: DetokenizeRequest) {
+    this.checkModel(request.model);
+    this.assertInVocabulary(request.tokens);
+    return { prompt: this.options.tokenizer.decode(request.tokens) };
   }
 
   /** Chat prompt ids exactly as the engine's `generate` makes them: rendered, tokenized, BOS first. */

@@ -86,6 +86,9 @@ export const TokenizeChatRequest = z.object({
 export const TokenizeRequest = z.union([TokenizeCompletionRequest, TokenizeChatRequest]);
 export type TokenizeRequest = z.infer<typeof TokenizeRequest>;
 
+export const DetokenizeRequest = z.object({ model: z.string().nullish(), tokens: z.array(z.number().int().nonnegative()) });
+export type DetokenizeRequest = z.infer<typeof DetokenizeRequest>;
+
 /** An error answered to the client as OpenAI does: status plus `{error: {message, type, param, code}}`. */
 export class HttpError extends Error {
   constructor(

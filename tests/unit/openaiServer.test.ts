@@ -137,6 +137,7 @@ describe('OpenAI-compatible server: routes', () => {
     expect((await post('/tokenize', { messages, add_generation_prompt: false })).json.tokens).toEqual(await engine.tokenize(zephyrTemplate.render(messages, { addGenerationPrompt: false })));
     // vLLM serves /tokenize beside /v1, not under it.
     expect((await post('/v1/tokenize', { prompt: 'Hello there' })).status).toBe(404);
+    expect((await post('/detokenize', { tokens: withBos.tokens })).json).toEqual({ prompt: tokenizer.decode(withBos.tokens) });
   });
 
   it('reports the tokenizer config and its chat template on /tokenizer_info', async () => {
