@@ -65,6 +65,9 @@ interface EngineFlags {
   device: EngineOpenOptions['device'];
   dtype: EngineOpenOptions['dtype'];
   apiKeyEnv?: string;
+  chatTemplate?: string;
+  bosTokenId?: number;
+  eosTokenId?: number;
 }
 
 interface PrefixFlags {
@@ -186,7 +189,10 @@ function addEngineOptions(command: Command): void {
   command
     .addOption(new Option('--device <device>', 'ONNX Runtime device for local: engines').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--dtype <dtype>', 'weights file for local: engines').choices(['fp32', 'fp16', 'q8', 'q4']).default('fp32'))
-    .option('--api-key-env <name>', 'environment variable holding the API key for openai: specs (never stored)');
+    .option('--api-key-env <name>', 'environment variable holding the API key for openai: specs (never stored)')
+    .option('--chat-template <zephyr|file>', "openai: specs: the served model's chat template (its tokenizer_config.json or a Jinja file), when the server cannot report it; checked against the server")
+    .option('--bos-token-id <n>', 'openai: specs: the BOS token id (learned from the server when absent, checked when given)', parseNonNegative)
+    .option('--eos-token-id <n>', 'openai: specs: the EOS token id (learned from the server when absent, checked when given)', parseNonNegative);
 }
 
 function addPrefixOptions(command: Command): void {
@@ -505,7 +511,15 @@ function parseLabelledEngines(values: readonly string[]): { label: string; spec:
 // Shared
 
 function engineOptions(options: EngineFlags): EngineOpenOptions {
-  return { device: options.device, dtype: options.dtype, ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}) };
+  const { device, dtype, apiKeyEnv, chatTemplate, bosTokenId, eosTokenId } = options;
+  return {
+    device,
+    dtype,
+    ...(apiKeyEnv ? { apiKeyEnv } : {}),
+    ...(chatTemplate ? { chatTemplate } : {}),
+    ...(bosTokenId === undefined ? {} : { bosTokenId }),
+    ...(eosTokenId === undefined ? {} : { eosTokenId }),
+  };
 }
 
 function personaGeneration(options: PrefixFlags) {

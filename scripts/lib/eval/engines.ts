@@ -67,6 +67,10 @@ export interface EngineOpenOptions {
   promptCache?: boolean;
   /** Name of the environment variable holding an API key for openai: specs. */
   apiKeyEnv?: string;
+  /** openai: specs, when the server cannot tell: `zephyr` or a tokenizer_config.json / Jinja file (chatTemplateSetting.ts). */
+  chatTemplate?: string;
+  bosTokenId?: number;
+  eosTokenId?: number;
 }
 
 export async function openEngine(spec: EngineSpec, options: EngineOpenOptions, reporter: Reporter): Promise<Engine> {
@@ -79,7 +83,19 @@ export async function openEngine(spec: EngineSpec, options: EngineOpenOptions, r
     }
     case 'openai': {
       const { createOpenAiEngine } = await import('../../../src/engines/openai.ts');
-      return createOpenAiEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}) });
+      const { readChatTemplateSetting } = await import('../chatTemplateSetting.ts');
+      return createOpenAiEngine(
+        {
+          baseUrl: spec.baseUrl,
+          model: spec.model,
+          ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}),
+          ...(options.chatTemplate ? { chatTemplate: await readChatTemplateSetting(options.chatTemplate) } : {}),
+          ...(options.bosTokenId === undefined ? {} : { bosTokenId: options.bosTokenId }),
+          ...(options.eosTokenId === undefined ? {} : { eosTokenId: options.eosTokenId }),
+        },
+        undefined,
+        (message) => reporter.warn(message),
+      );
     }
     case 'webllm':
     case 'browser':
