@@ -142,10 +142,19 @@ function httpCallOptions(
 // ---------------------------------------------------------------------------------------------
 // OpenAI-compatible chat
 
+/**
+ * How a request names its length limit: newer OpenAI models (the o-series, GPT-5) reject
+ * `max_tokens` and take `max_completion_tokens`; older models and most compatible servers take
+ * `max_tokens`. `auto` sends `max_tokens` and switches for good when the server refuses it.
+ */
+export const MaxTokensParameter = z.enum(['auto', 'max_tokens', 'max_completion_tokens']);
+export type MaxTokensParameter = z.infer<typeof MaxTokensParameter>;
+
 export const OpenAiChatProviderOptions = HttpProviderOptions.extend({
   baseUrl: z.url(),
   model: z.string().min(1),
   pricing: PriceTable.optional(),
+  maxTokensParameter: MaxTokensParameter.default('auto'),
 });
 export type OpenAiChatProviderOptions = z.input<typeof OpenAiChatProviderOptions> & SideOptions;
 
@@ -178,8 +187,22 @@ export function chatRequestBody(model: string, request: ChatRequest): Record<str
   };
 }
 
+/** The wire body: the cache-key body with its length limit under the name the model takes. */
+function withMaxTokensParameter(body: Record<string, unknown>, parameter: 'max_tokens' | 'max_completion_tokens'): Record<string, unknown> {
+  if (parameter === 'max_tokens' || body.max_tokens === undefined) return body;
+  const { max_tokens: limit, ...rest } = body;
+  return { ...rest, max_completion_tokens: limit };
+}
+
+/** OpenAI's answer to `max_tokens` on a model that takes `max_completion_tokens` only. */
+function refusesMaxTokens(error: unknown): boolean {
+  if (!(error instanceof APIError) || error.status !== 400) return false;
+  return error.param === 'max_tokens' || /max_completion_tokens/.test(serverMessage(error));
+}
+
 export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): ChatProvider & WithStats {
   const options = OpenAiChatProviderOptions.parse(input);
+  let maxTokensParameter: 'max_tokens' | 'max_completion_tokens' = options.maxTokensParameter === 'auto' ? 'max_tokens' : options.maxTokensParameter;
   const apiKey = resolveApiKey(options.apiKeyEnv);
   // Retries are ours (shared endpoint pause, stats); the SDK makes a single attempt.
   const client = createOpenAiClient({ baseUrl: options.baseUrl, apiKey, timeoutMs: options.timeoutMs, maxRetries: 0 });
@@ -231,7 +254,16 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
         const raw = await resilientCall(
           callOptions(signal),
           async (abortSignal) => {
-            const response: unknown = await client.post('/chat/completions', { body, signal: abortSignal });
+            let response: unknown;
+            try {
+              response = await client.post('/chat/completions', { body: withMaxTokensParameter(body, maxTokensParameter), signal: abortSignal });
+            } catch (error) {
+              if (options.maxTokensParameter !== 'auto' || maxTokensParameter !== 'max_tokens' || !refusesMaxTokens(error)) throw error;
+              // This model takes max_completion_tokens only: resend, and use it from now on.
+              maxTokensParameter = 'max_completion_tokens';
+              accounting.requests++;
+              response = await client.post('/chat/completions', { body: withMaxTokensParameter(body, maxTokensParameter), signal: abortSignal });
+            }
             ChatCompletionResponse.parse(response);
             return response;
           },

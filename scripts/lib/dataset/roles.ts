@@ -142,6 +142,7 @@ function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: 
         ...(config.maxRetries !== undefined && { maxRetries: config.maxRetries }),
         ...(config.backoffMs !== undefined && { backoffMs: config.backoffMs }),
         ...(config.timeoutMs !== undefined && { timeoutMs: config.timeoutMs }),
+        ...(config.maxTokensParameter !== undefined && { maxTokensParameter: config.maxTokensParameter }),
         cache,
         onRetry: (message) => reporter.warn(`${role}: ${message}`),
         onWarning: (message) => reporter.warn(`${role}: ${message}`),

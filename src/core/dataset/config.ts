@@ -73,6 +73,11 @@ export const OpenAiChatRole = z.strictObject({
   /** First backoff delay in ms, doubled per retry (Retry-After wins when the server sends one). */
   backoffMs: wholeNumber(0, 600_000).optional(),
   timeoutMs: wholeNumber(1, 3_600_000).optional(),
+  /**
+   * How requests name their length limit: newer OpenAI models take `max_completion_tokens` only.
+   * Absent or `auto`: `max_tokens`, switching when the server refuses it.
+   */
+  maxTokensParameter: oneOf(['auto', 'max_tokens', 'max_completion_tokens']).optional(),
 });
 export type OpenAiChatRole = z.infer<typeof OpenAiChatRole>;
 
