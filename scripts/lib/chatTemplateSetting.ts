@@ -10,8 +10,7 @@ import { z } from 'zod';
 import { zephyrTemplate } from '../../src/core/chatTemplate.ts';
 import type { ChatTemplateInfo } from '../../src/core/engine.ts';
 import { AppError } from '../../src/core/errors.ts';
-
-const SpecialToken = z.union([z.string(), z.object({ content: z.string() }).transform((token) => token.content)]);
+import { SpecialToken } from '../../src/engines/openaiServerFacts.ts';
 
 /** The fields read from a tokenizer_config.json; `chat_template` may list named templates. */
 const TokenizerConfig = z.object({

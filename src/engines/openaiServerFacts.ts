@@ -57,7 +57,8 @@ const PROBE_CHAT: ChatMessage[] = [
 ];
 
 const Tokenized = z.object({ tokens: z.array(z.number().int().nonnegative()), token_strs: z.array(z.string()).nullish() });
-const SpecialToken = z.union([z.string(), z.object({ content: z.string() }).transform((token) => token.content)]);
+/** A special token as tokenizer configs write it: the string, or an AddedToken object. */
+export const SpecialToken = z.union([z.string(), z.object({ content: z.string() }).transform((token) => token.content)]);
 /** vLLM's TokenizerInfoResponse (the tokenizer config; extra fields allowed). */
 const TokenizerInfo = z.object({ chat_template: z.string().optional(), bos_token: SpecialToken.nullish(), eos_token: SpecialToken.nullish() });
 const Version = z.object({ version: z.string() });
