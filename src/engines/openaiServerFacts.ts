@@ -67,16 +67,12 @@ const Detokenized = z.object({ prompt: z.string() });
 /** vLLM V1 (0.8) made prefix caching the default. */
 const PREFIX_CACHING_DEFAULT_SINCE: readonly [number, number] = [0, 8];
 
-function isMissing(error: unknown): boolean {
-  return error instanceof APIError && (error.status === 404 || error.status === 405);
-}
-
 /** A server answer that says the request itself is not understood (an older or other server). */
 function isRefused(error: unknown): boolean {
   return error instanceof APIError && typeof error.status === 'number' && error.status >= 400 && error.status < 500 && error.status !== 401 && error.status !== 403 && error.status !== 429;
 }
 
-/** Learns what it can; undefined when the server has no /tokenize (scoring is refused later, saying so). */
+/** Learns what it can; undefined when the server has no vLLM-style /tokenize. */
 export async function learnServerFacts(access: ServerAccess, configured: ConfiguredFacts): Promise<ServerFacts | undefined> {
   const tokenize = async (body: Record<string, unknown>): Promise<number[]> => {
     const url = `${access.root}/tokenize`;
@@ -90,33 +86,43 @@ export async function learnServerFacts(access: ServerAccess, configured: Configu
   try {
     withSpecial = Tokenized.parse(await access.client.post(`${access.root}/tokenize`, { body: { model: access.model, prompt: 'Hi', add_special_tokens: true, return_token_strs: true } }));
   } catch (error) {
-    if (isMissing(error)) return undefined;
+    // No /tokenize of vLLM's kind (a hosted API, another server): nothing to learn; scoring is refused later, saying so.
+    if (isRefused(error) || error instanceof z.ZodError) return undefined;
     throw access.toAppError(error, `POST ${access.root}/tokenize`);
   }
   const plain = await tokenize({ prompt: 'Hi', add_special_tokens: false });
   const warnings: string[] = [];
 
+  // The tokenizer's BOS is what it puts before the text.
+  const added = withSpecial.tokens.length === plain.length + 1 && withSpecial.tokens.slice(1).every((id, i) => id === plain[i]);
+  const serverBos = added ? withSpecial.tokens[0] : undefined;
+  const serverBosText = added ? (withSpecial.token_strs?.[0] ?? undefined) : undefined;
+
   const served = configured.chatTemplate ? undefined : await tokenizerInfo(access);
-  const chatTemplate: ChatTemplateInfo = configured.chatTemplate ?? served ?? ZEPHYR_FACTS.chatTemplate;
+  const given: ChatTemplateInfo = configured.chatTemplate ?? served ?? ZEPHYR_FACTS.chatTemplate;
+  // A bare Jinja template renders `bos_token` as the server's BOS.
+  const chatTemplate: ChatTemplateInfo = given.source !== undefined && given.bosToken === undefined && serverBosText !== undefined ? { ...given, bosToken: serverBosText } : given;
 
   const eosText = chatTemplate.eosToken ?? (chatTemplate.name === zephyrTemplate.name ? ZEPHYR_EOS : undefined);
   const eosIds = eosText === undefined ? [] : await tokenize({ prompt: eosText, add_special_tokens: false });
   const serverEos = eosIds.length === 1 ? eosIds[0] : undefined;
-  const eosTokenId = settle('EOS', configured.eosTokenId, serverEos, eosText, access.model);
-  if (eosTokenId === undefined) {
-    throw new AppError('unsupported', `Cannot tell the EOS token of ${access.model}: the chat template names ${eosText === undefined ? 'none' : `"${eosText}", which the server splits into ${eosIds.length} tokens`}. Set the EOS token id (--eos-token-id).`);
+  const settledEos = settle('EOS', configured.eosTokenId, serverEos, eosText, access.model);
+  const refusals: string[] = [];
+  if (settledEos === undefined) {
+    refusals.push(`the EOS token of ${access.model} is unknown: the chat template names ${eosText === undefined ? 'none' : `"${eosText}", which the server splits into ${eosIds.length} tokens`}; set it (--eos-token-id)`);
   }
-  // The tokenizer's BOS is what it puts before the text; a tokenizer without one gets EOS, as the authors' scorer does.
-  const added = withSpecial.tokens.length === plain.length + 1 && withSpecial.tokens.slice(1).every((id, i) => id === plain[i]);
-  const bosTokenId = settle('BOS', configured.bosTokenId, added ? withSpecial.tokens[0] : undefined, added ? (withSpecial.token_strs?.[0] ?? undefined) : undefined, access.model) ?? eosTokenId;
+  // Generation does not need it; scoring is refused until it is set.
+  const eosTokenId = settledEos ?? ZEPHYR_FACTS.eosTokenId;
+  // A tokenizer without a BOS gets EOS, as the authors' scorer does.
+  const bosTokenId = settle('BOS', configured.bosTokenId, serverBos, serverBosText, access.model) ?? eosTokenId;
 
   const check = await checkTemplate(access, chatTemplate, tokenize);
-  let scoringRefusal: string | undefined;
   if (check === 'unknown') {
     if (configured.chatTemplate || served) warnings.push(`${access.model}: the server cannot tokenize chat messages, so the chat template "${chatTemplate.name}" was not checked against the served one.`);
-    else scoringRefusal = `${access.root} cannot tokenize chat messages, so which chat template ${access.model} uses cannot be checked: set it (--chat-template <file with the model's tokenizer_config.json or Jinja template>, or zephyr).`;
+    else refusals.push(`${access.root} cannot tokenize chat messages, so which chat template ${access.model} uses cannot be checked: set it (--chat-template <the model's tokenizer_config.json or a Jinja file>, or zephyr)`);
   }
   warnings.push(...(await prefixCachingWarnings(access)));
+  const scoringRefusal = refusals.length > 0 ? `Cannot score: ${refusals.join('; ')}.` : undefined;
   return { chatTemplate, bosTokenId, eosTokenId, ...(scoringRefusal ? { scoringRefusal } : {}), warnings };
 }
 

@@ -161,11 +161,21 @@ describe('what the engine learns from a vLLM server', () => {
   it('scores only with an explicit template when the server cannot tokenize chat messages', async () => {
     const server = await serve({ '/tokenize': vllmTokenize(zephyrTokenizer, ZEPHYR, { messages: false }) });
     const unchecked = await createOpenAiEngine({ baseUrl: server.baseUrl, model: MODEL });
-    await expect(unchecked.tokenize('Hi')).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/cannot tokenize chat messages, so which chat template .* cannot be checked: set it \(--chat-template/) });
+    await expect(unchecked.tokenize('Hi')).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/^Cannot score: .* cannot tokenize chat messages, so which chat template .* cannot be checked: set it \(--chat-template/) });
     const warnings: string[] = [];
     const explicit = await createOpenAiEngine({ baseUrl: server.baseUrl, model: MODEL, chatTemplate: ZEPHYR }, undefined, (warning) => warnings.push(warning));
     expect(await explicit.tokenize('Hi')).toEqual(await zephyrTokenizer.encode('Hi', { addSpecialTokens: false }));
     expect(warnings).toEqual([expect.stringMatching(/the chat template "zephyr \(model\)" was not checked against the served one/)]);
+  });
+
+  it('generates but refuses to score when the EOS cannot be told, until it is set', async () => {
+    const server = await serve({ '/tokenize': vllmTokenize(llama3Tokenizer, LLAMA3) });
+    // A bare Jinja template names no EOS token.
+    const bare = { name: 'llama-3.jinja', source: LLAMA3_CHAT_TEMPLATE };
+    const engine = await createOpenAiEngine({ baseUrl: server.baseUrl, model: MODEL, chatTemplate: bare });
+    await expect(engine.tokenize('Hi')).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/^Cannot score: the EOS token of .* is unknown: the chat template names none; set it \(--eos-token-id\)\.$/) });
+    const withEos = await createOpenAiEngine({ baseUrl: server.baseUrl, model: MODEL, chatTemplate: bare, eosTokenId: 32003 });
+    expect(await withEos.tokenize('Hi')).toEqual(await llama3Tokenizer.encode('Hi', { addSpecialTokens: false }));
   });
 
   it('uses the template vLLM reports on /tokenizer_info', async () => {
