@@ -168,11 +168,13 @@ describe('what the engine learns from a vLLM server', () => {
     expect(warnings).toEqual([expect.stringMatching(/the chat template "zephyr \(model\)" was not checked against the served one/)]);
   });
 
-  it('generates but refuses to score when the EOS cannot be told, until it is set', async () => {
+  it('takes BOS from the server for a bare Jinja template, and refuses to score while the EOS cannot be told', async () => {
     const server = await serve({ '/tokenize': vllmTokenize(llama3Tokenizer, LLAMA3) });
     // A bare Jinja template names no EOS token.
     const bare = { name: 'llama-3.jinja', source: LLAMA3_CHAT_TEMPLATE };
     const engine = await createOpenAiEngine({ baseUrl: server.baseUrl, model: MODEL, chatTemplate: bare });
+    // Its bos_token is rendered as the server's BOS, so it matches the served rendering.
+    expect(engine.info.chatTemplate).toEqual({ ...bare, bosToken: '<|begin_of_text|>' });
     await expect(engine.tokenize('Hi')).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/^Cannot score: the EOS token of .* is unknown: the chat template names none; set it \(--eos-token-id\)\.$/) });
     const withEos = await createOpenAiEngine({ baseUrl: server.baseUrl, model: MODEL, chatTemplate: bare, eosTokenId: 32003 });
     expect(await withEos.tokenize('Hi')).toEqual(await llama3Tokenizer.encode('Hi', { addSpecialTokens: false }));
