@@ -27,15 +27,15 @@ const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const QUESTIONS = Number(process.env.BENCH_QUESTIONS ?? 16);
 
-type Role = 'generator' | 'baseline' | 'judge';
+type ChatRoleName = 'generator' | 'baseline' | 'judge';
 interface Timing {
-  role: Role;
+  role: ChatRoleName;
   receivedAt: number;
   respondedAt: number;
 }
 type FromServer = { kind: 'ready'; baseUrl: string } | { kind: 'timings'; timings: Timing[] };
 
-function roleOf(request: ScriptedRequest): Role {
+function roleOf(request: ScriptedRequest): ChatRoleName {
   const system = (request.body as { messages?: { content: string }[] } | undefined)?.messages?.[0]?.content ?? '';
   if (system.startsWith('You are a helpful assistant that selects the output')) return 'judge';
   if (system.startsWith('You are a helpful assistant. You will be given a question')) return 'baseline';

@@ -43,7 +43,7 @@ import { formatTable } from '../lib/format.ts';
 import { EXIT_USER_ERROR } from '../lib/main.ts';
 import { createReporter, defaultReporterMode } from '../lib/reporter.ts';
 import { loadEvalDataset, type NamedPair } from '../lib/eval/dataset.ts';
-import { formatStats, openChatRole, openEngine, parseEngineSpec, type ChatRole, type EngineOpenOptions } from '../lib/eval/engines.ts';
+import { formatStats, openChatRole, openEngine, parseEngineSpec, type ChatRoleProvider, type EngineOpenOptions } from '../lib/eval/engines.ts';
 import { runGenerations, type GenerationSettings } from '../lib/eval/generationsRunner.ts';
 import { JsonlAppender, readJsonl, writeFileAtomic } from '../lib/eval/jsonl.ts';
 import { assertPrefixRoles, assertSamePrefixes, AUTHORS_PERSONA_GENERATION, buildPrefixes, readPrefixFile, type BuiltPrefixes } from '../lib/eval/prefixBuilder.ts';
@@ -226,7 +226,7 @@ async function runEval(options: EvalCliOptions, signal: AbortSignal): Promise<nu
   // Everything but what only the loaded engine knows is checked first, so a refused resume loads no model.
   if (previous) assertResumable(previous, { ...previous, engine: { ...previous.engine, spec: spec.text }, dataset: datasetInfo, settings }, out);
   const engine = await openEngine(spec, engineOptions(options), reporter);
-  let personaModel: ChatRole | undefined;
+  let personaModel: ChatRoleProvider | undefined;
   try {
     const manifest: RunManifest = {
       format: 'wikipersona-eval-run',
@@ -401,8 +401,8 @@ async function runGenerationsCommand(options: GenerationsCliOptions, signal: Abo
   await writeFileAtomic(paths.generationsManifest, `${JSON.stringify(manifest, null, 2)}\n`);
 
   const engines = new Map<string, Engine>();
-  let judge: ChatRole | undefined;
-  let personaModel: ChatRole | undefined;
+  let judge: ChatRoleProvider | undefined;
+  let personaModel: ChatRoleProvider | undefined;
   try {
     for (const { label, spec } of engineSpecs) engines.set(label, await openEngine(spec, engineOptions(options), reporter));
     // No request cache: the row files are the record of finished calls, and a cached reply that

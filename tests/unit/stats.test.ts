@@ -11,7 +11,7 @@ import {
   wilsonInterval,
   winRateMatrix,
   type Judgement,
-  type PairOutcome,
+  type GradedPair,
 } from '../../src/core/stats.ts';
 
 // z for a two-sided 95% interval: scipy.special.ndtri(0.975) = 1.959963984540054, z² = 3.8414588206941254.
@@ -172,7 +172,7 @@ describe('bootstrapMeanInterval', () => {
 });
 
 describe('accuracyTable', () => {
-  const outcomes = (persona: string | undefined, type: PairOutcome['type'], correct: number, ties: number, wrong: number): PairOutcome[] => [
+  const outcomes = (persona: string | undefined, type: GradedPair['type'], correct: number, ties: number, wrong: number): GradedPair[] => [
     ...Array.from({ length: correct }, () => ({ persona, type, correct: true })),
     ...Array.from({ length: ties }, () => ({ persona, type, correct: false, tie: true })),
     ...Array.from({ length: wrong }, () => ({ persona, type, correct: false })),

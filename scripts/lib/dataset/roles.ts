@@ -16,7 +16,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { CancelSignal } from '../../../src/core/cancel.ts';
-import type { BuildConfig, ChatRole, Pricing, RoleName } from '../../../src/core/dataset/config.ts';
+import type { BuildConfig, ChatRoleConfig, Pricing, RoleName } from '../../../src/core/dataset/config.ts';
 import { costOf } from '../../../src/core/dataset/plan.ts';
 import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../../src/core/providers.ts';
 import { loadLocalEngine } from '../localEngine.ts';
@@ -126,7 +126,7 @@ export function modelPath(model: string, configDir: string): string {
   return existsSync(local) || model.startsWith('.') ? local : model;
 }
 
-function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: RequestCache, reporter: Reporter, disposers: (() => Promise<void>)[], override?: ChatProvider): ChatRoleHandle {
+function chatHandle(role: RoleName, config: ChatRoleConfig, configDir: string, cache: RequestCache, reporter: Reporter, disposers: (() => Promise<void>)[], override?: ChatProvider): ChatRoleHandle {
   const concurrency = config.type === 'openai' ? config.concurrency : 1;
   const limit: LimitFunction = pLimit(concurrency);
   const usage = new Usage(role, config.type === 'openai' ? config.pricing : undefined);

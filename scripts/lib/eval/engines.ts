@@ -21,7 +21,7 @@ import type { ProviderStats, WithStats } from '../providers.ts';
 import type { Reporter } from '../reporter.ts';
 import type { BrowserDevice } from './browserEngine.ts';
 
-export type EngineSpec =
+export type CliEngineSpec =
   | { kind: 'local'; model: string; text: string }
   | { kind: 'openai'; baseUrl: string; model: string; text: string }
   | { kind: 'webllm'; model: string; text: string }
@@ -29,7 +29,7 @@ export type EngineSpec =
 
 const SPEC_HELP = 'local:<model dir>, openai:<baseUrl>#<model>, webllm:<catalog id> or browser:<catalog id>[@wasm|@webgpu]';
 
-export function parseEngineSpec(text: string): EngineSpec {
+export function parseEngineSpec(text: string): CliEngineSpec {
   const colon = text.indexOf(':');
   const kind = colon === -1 ? '' : text.slice(0, colon);
   const rest = text.slice(colon + 1);
@@ -69,7 +69,7 @@ export interface EngineOpenOptions {
   apiKeyEnv?: string;
 }
 
-export async function openEngine(spec: EngineSpec, options: EngineOpenOptions, reporter: Reporter): Promise<Engine> {
+export async function openEngine(spec: CliEngineSpec, options: EngineOpenOptions, reporter: Reporter): Promise<Engine> {
   switch (spec.kind) {
     // Imported when used: ONNX Runtime and the OpenAI SDK take seconds to load, which commands
     // that only report or refuse should not pay.
@@ -94,7 +94,7 @@ export async function openEngine(spec: EngineSpec, options: EngineOpenOptions, r
  * build other than dist/ (tests build into a temporary folder); BROWSER_ENGINE_CHROMIUM_ARGS, extra
  * Chromium flags (e.g. `--use-angle=vulkan` for a Linux GPU).
  */
-async function openBrowserEngine(spec: Extract<EngineSpec, { kind: 'webllm' | 'browser' }>, reporter: Reporter): Promise<Engine> {
+async function openBrowserEngine(spec: Extract<CliEngineSpec, { kind: 'webllm' | 'browser' }>, reporter: Reporter): Promise<Engine> {
   const { createBrowserEngine } = await import('./browserEngine.ts');
   const webllm = spec.kind === 'webllm';
   let lastStage = '';
@@ -120,14 +120,14 @@ async function openBrowserEngine(spec: Extract<EngineSpec, { kind: 'webllm' | 'b
 /** The port WebLLM runs are served on: the browser profile's cached weights belong to this origin. */
 const WEBLLM_PORT = 4187;
 
-export type ChatRole = ChatProvider & WithStats & { close(): Promise<void> };
+export type ChatRoleProvider = ChatProvider & WithStats & { close(): Promise<void> };
 
 /** A chat role (`--persona-model`, `--judge`): an API model, or a local model through its engine. */
 export async function openChatRole(
   text: string,
   options: EngineOpenOptions & { concurrency?: number },
   reporter: Reporter,
-): Promise<ChatRole> {
+): Promise<ChatRoleProvider> {
   const spec = parseEngineSpec(text);
   const { createLocalChatProvider, createOpenAiChatProvider } = await import('../providers.ts');
   if (spec.kind === 'openai') {
