@@ -11,7 +11,7 @@ import type { EvalReport } from '../../src/core/eval/report.ts';
 import { summarizePairs } from '../../src/core/eval/summary.ts';
 import { createReporter } from '../../scripts/lib/reporter.ts';
 import { loadEvalDataset } from '../../scripts/lib/eval/dataset.ts';
-import { openEngine, parseEngineSpec } from '../../scripts/lib/eval/engines.ts';
+import { openEngine, parseEngineSpec } from '../../scripts/lib/eval/engines/registry.ts';
 import { JsonlAppender, readJsonl, writeFileAtomic } from '../../scripts/lib/eval/jsonl.ts';
 import { renderHtml } from '../../scripts/lib/eval/reportHtml.ts';
 import { renderMarkdown } from '../../scripts/lib/eval/reportMarkdown.ts';

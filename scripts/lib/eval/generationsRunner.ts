@@ -21,7 +21,7 @@ import { evalPrefixSpec, type PersonaMaterial } from '../../../src/core/eval/pre
 import { generationKey, latestByKey, type GenerationRow, type JudgementRow } from '../../../src/core/eval/rows.ts';
 import { applyPrefix } from '../../../src/core/prefixes.ts';
 import type { Reporter } from '../reporter.ts';
-import type { ChatRoleProvider } from './engines.ts';
+import type { ChatRoleProvider } from './chatRoles.ts';
 import type { JsonlAppender } from './jsonl.ts';
 
 const MISSING_GENERATION = 'missing-generation';

@@ -41,7 +41,7 @@ import { FEW_SHOT_DEFAULT_COUNT, specialPersonTag } from '../../../src/core/pref
 import { createRng, sampleWithoutReplacement } from '../../../src/core/random.ts';
 import type { Persona } from '../../../src/core/schema.ts';
 import { readText } from '../cliInput.ts';
-import type { ChatRoleProvider } from './engines.ts';
+import type { ChatRoleProvider } from './chatRoles.ts';
 import type { EvalDataset, NamedPair } from './dataset.ts';
 import { writeFileAtomic } from './jsonl.ts';
 import type { Reporter } from '../reporter.ts';
