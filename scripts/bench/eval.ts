@@ -23,8 +23,9 @@ import { EvalPairRow as EvalPairRowSchema } from '../../src/core/eval/rows.ts';
 import { AUTHORS_LIMITS } from '../../src/core/scoringInput.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { makeEvalFixture } from '../fixtures/makeEvalFixture.ts';
+import { JsonlAppender } from '../lib/durableFiles.ts';
 import { createReporter } from '../lib/reporter.ts';
-import { JsonlAppender, readJsonl } from '../lib/eval/jsonl.ts';
+import { readJsonl } from '../lib/eval/runFiles.ts';
 import { runScoring } from '../lib/eval/runner.ts';
 import { makeTinyModel } from '../tinyModel/makeTinyModel.ts';
 
@@ -55,7 +56,7 @@ const unsorted: JobPlan = { jobs: [...sorted.jobs].sort((a, b) => (datasetOrder.
 async function timed(engine: Engine, plan: JobPlan): Promise<{ seconds: number; rows: EvalPairRow[] }> {
   const folder = await mkdtemp(join(tmpdir(), 'bench-eval-'));
   const path = join(folder, 'pairs.jsonl');
-  const rows = await JsonlAppender.open(path);
+  const rows = JsonlAppender.open(path);
   const result = await runScoring({
     engine,
     plan,

@@ -22,7 +22,7 @@ import { generationKey, latestByKey, type GenerationRow, type JudgementRow } fro
 import { applyPrefix } from '../../../src/core/prefixes.ts';
 import type { Reporter } from '../reporter.ts';
 import type { ChatRoleProvider } from './chatRoles.ts';
-import type { JsonlAppender } from './jsonl.ts';
+import type { JsonlAppender } from '../durableFiles.ts';
 
 const MISSING_GENERATION = 'missing-generation';
 

@@ -43,7 +43,7 @@ import type { Persona } from '../../../src/core/schema.ts';
 import { readText } from '../cliInput.ts';
 import type { ChatRoleProvider } from './chatRoles.ts';
 import type { EvalDataset, NamedPair } from './dataset.ts';
-import { writeFileAtomic } from './jsonl.ts';
+import { writeFileAtomic } from '../durableFiles.ts';
 import type { Reporter } from '../reporter.ts';
 
 export interface PersonaGeneration {
@@ -283,7 +283,7 @@ async function generateOne(kind: GeneratedPrefix, name: string, train: readonly 
 }
 
 async function save(path: string, file: PrefixFile): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(PrefixFile.parse(file), null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(PrefixFile.parse(file), null, 2)}\n`);
 }
 
 /**
