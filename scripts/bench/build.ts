@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { buildDataset } from '../lib/dataset/build.ts';
 import { createReporter } from '../lib/reporter.ts';
-import { datasetChatHandler } from '../../tests/support/datasetScript.ts';
-import { reply, startScriptedOpenAiServer, ScriptedReply, type ScriptedRequest } from '../../tests/support/scriptedOpenAiServer.ts';
-import { ensureTinyEncoders } from '../../tests/support/tinyEncoderFixture.ts';
+import { datasetChatHandler } from '../fixtures/datasetScript.ts';
+import { reply, startScriptedOpenAiServer, ScriptedReply, type ScriptedRequest } from '../fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyEncoders } from '../fixtures/tinyEncoderFixture.ts';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);

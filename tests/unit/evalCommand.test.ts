@@ -23,8 +23,8 @@ import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
 import { createOpenAiServer, loadServerTokenizer } from '../../scripts/lib/openaiServer.ts';
 import { runCli, spawnCli } from '../support/runCli.ts';
-import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let model: string;
 let dir: string;

@@ -6,7 +6,7 @@ import type { Engine } from '../../src/core/engine.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { createOpenAiServer, loadServerTokenizer, type PromptContinuer, type ServerTokenizer } from '../../scripts/lib/openaiServer.ts';
 import { loadReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let engine: Engine;
 let tokenizer: ServerTokenizer;

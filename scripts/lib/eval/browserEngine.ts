@@ -323,7 +323,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** The generated tiny model (tests/support/tinyModelFixture.ts), as vite.config.ts serves it in dev and preview. */
+/** The generated tiny model (scripts/fixtures/tinyModelFixture.ts), as vite.config.ts serves it in dev and preview. */
 const TINY_MODEL_DIR = join(PROJECT_ROOT, 'tests/fixtures/generated/tiny-llama');
 
 interface Mount {
