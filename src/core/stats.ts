@@ -225,6 +225,12 @@ function meanOf(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0) / values.length;
 }
 
+/** numpy's default ("linear") quantile, e.g. 0.5 for the median. */
+export function quantile(values: readonly number[], probability: number): number {
+  if (values.length === 0) return Number.NaN;
+  return quantileOfSorted(Float64Array.from(values).sort(), probability);
+}
+
 /** numpy's default ("linear") quantile of already-sorted values. */
 function quantileOfSorted(sorted: Float64Array, probability: number): number {
   const position = probability * (sorted.length - 1);

@@ -7,6 +7,7 @@ import {
   normalQuantile,
   orderAgreement,
   pearson,
+  quantile,
   regularizedIncompleteBeta,
   wilsonInterval,
   winRateMatrix,
@@ -29,6 +30,17 @@ describe('normalQuantile', () => {
     expect(normalQuantile(0)).toBe(-Infinity);
     expect(normalQuantile(1)).toBe(Infinity);
     expect(() => normalQuantile(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('quantile', () => {
+  it('matches numpy.quantile (linear) and ignores input order', () => {
+    // numpy.quantile([4, 1, 3, 2], [0.25, 0.5, 0.75]) = [1.75, 2.5, 3.25]; numpy.median([3, 1, 2]) = 2.0
+    expect([0.25, 0.5, 0.75].map((p) => quantile([4, 1, 3, 2], p))).toEqual([1.75, 2.5, 3.25]);
+    expect(quantile([3, 1, 2], 0.5)).toBe(2);
+    expect(quantile([10, 2, 33], 0)).toBe(2);
+    expect(quantile([10, 2, 33], 1)).toBe(33);
+    expect(quantile([], 0.5)).toBeNaN();
   });
 });
 
