@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readChatTemplateSetting } from '../../scripts/lib/chatTemplateSetting.ts';
 import { LLAMA3_CHAT_TEMPLATE } from '../../scripts/tinyModel/chatVariants.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 describe('--chat-template values', () => {
   it('zephyr is the built-in; a tokenizer_config.json gives its template with the BOS/EOS strings', async () => {

@@ -24,8 +24,8 @@ import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
 import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
 import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { runCli, spawnCli } from '../support/runCli.ts';
-import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let model: string;
 let dir: string;

@@ -19,8 +19,8 @@ import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
 import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
 import { loadServerTokenizer, type ServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { runCli } from '../support/runCli.ts';
-import { reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let modelDir: string;
 let engine: Engine;

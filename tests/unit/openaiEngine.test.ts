@@ -9,8 +9,8 @@ import { createOpenAiEngine } from '../../src/engines/openai.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
 import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
-import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const PAIRS = [
   { question: 'What should I cook tonight?', chosen: 'A light vegetable curry with rice and lentils.', rejected: 'Order a pizza.' },

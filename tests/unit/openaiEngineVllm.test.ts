@@ -14,8 +14,8 @@ import type { ChatTemplateInfo, ScoreRequest } from '../../src/core/engine.ts';
 import { createOpenAiEngine } from '../../src/engines/openai.ts';
 import { LLAMA3_CHAT_TEMPLATE, ZEPHYR_CHAT_TEMPLATE } from '../../scripts/tinyModel/chatVariants.ts';
 import { loadServerTokenizer, type ServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
-import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedHandler, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedHandler, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import { CompletionResponse } from '../support/vllmProtocol.ts';
 
 const MODEL = 'HuggingFaceH4/zephyr-7b-beta';

@@ -8,7 +8,7 @@ import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
 import type { PromptContinuer } from '../../scripts/lib/openaiServerProtocol.ts';
 import { loadServerTokenizer, type ServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { loadReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import {
   assertVllmCompletionLogprobs,
   assertVllmPromptLogprobs,

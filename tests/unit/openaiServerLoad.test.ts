@@ -13,7 +13,7 @@ import type { Engine } from '../../src/core/engine.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
 import { loadServerTokenizer, WORKER_ENCODE_MIN_CHARS, type ServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let engine: Engine;
 let tokenizer: ServerTokenizer;

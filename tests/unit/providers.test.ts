@@ -10,7 +10,7 @@ import { createReporter } from '../../scripts/lib/reporter.ts';
 import { chatRequestBody, createHttpRewardProvider, createOpenAiChatProvider } from '../../scripts/lib/providers.ts';
 import { openRequestCache, type RequestCache } from '../../scripts/lib/requestCache.ts';
 import { ProviderError, parseRetryAfter } from '../../scripts/lib/resilientCall.ts';
-import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
+import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
 
 const CHAT = '/v1/chat/completions';
 const KEY_ENV = 'WIKIPERSONA_TEST_PROVIDER_KEY';

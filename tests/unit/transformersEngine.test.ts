@@ -4,7 +4,7 @@ import type { Engine } from '../../src/core/engine.ts';
 import { planScoring, type ScoringPlan } from '../../src/core/scoringInput.ts';
 import { createTransformersEngine, keepNucleus } from '../../src/engines/transformers.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const PAIRS = [
   { question: 'What should I cook tonight?', chosen: 'A light vegetable curry with rice and lentils.', rejected: 'Order a pizza.' },

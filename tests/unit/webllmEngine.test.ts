@@ -45,7 +45,7 @@ import {
   type WebLlmEngineSurface,
 } from '../../src/engines/webllm.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import { TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, webllmError, type StandInEngine } from '../support/webllmStandIn.ts';
 
 const MODEL_URL = 'https://models.test/tiny-llama-q0f32-MLC';

@@ -89,8 +89,8 @@ const typeError = (allowed: string) => (issue: { input?: unknown }) => {
   return `expected "type" to be ${allowed}, got ${type === undefined ? 'no "type" field' : JSON.stringify(type)}`;
 };
 
-export const ChatRole = z.discriminatedUnion('type', [OpenAiChatRole, LocalChatRole], { error: typeError('"openai" or "local"') });
-export type ChatRole = z.infer<typeof ChatRole>;
+export const ChatRoleConfig = z.discriminatedUnion('type', [OpenAiChatRole, LocalChatRole], { error: typeError('"openai" or "local"') });
+export type ChatRoleConfig = z.infer<typeof ChatRoleConfig>;
 
 export const RewardRole = z.discriminatedUnion(
   'type',
@@ -110,9 +110,9 @@ export type EmbedderRole = z.infer<typeof EmbedderRole>;
 
 export const ProvidersConfig = z.strictObject(
   {
-    generator: ChatRole,
-    judge: ChatRole,
-    baseline: ChatRole,
+    generator: ChatRoleConfig,
+    judge: ChatRoleConfig,
+    baseline: ChatRoleConfig,
     reward: RewardRole,
     embedder: EmbedderRole,
   },
