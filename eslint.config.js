@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { boundaries } from './eslint.boundaries.js';
 
 export default tseslint.config(
   { ignores: ['dist/', '.cache/', 'node_modules/', 'test-results/', 'playwright-report/', 'tests/fixtures/generated/', 'out/'] },
@@ -20,12 +21,12 @@ export default tseslint.config(
     languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
   },
   {
-    // The pure core runs in the page, the worker and Node: no DOM, no node: modules.
+    // The pure core runs in the page, the worker and Node: no DOM, no Node globals (imports: eslint.boundaries.js).
     files: ['src/core/**/*.ts'],
     languageOptions: { globals: {} },
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'os', 'child_process'], message: 'src/core is pure: no Node modules.' }] }],
       'no-restricted-globals': ['error', 'window', 'document', 'navigator', 'process', 'Buffer', 'localStorage', 'indexedDB'],
     },
   },
+  ...boundaries,
 );

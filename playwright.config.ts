@@ -1,7 +1,7 @@
 /**
  * Playwright in real Chromium, hermetic: pages are served by `vite preview` on 127.0.0.1.
- * Debian's chromium (/usr/bin/chromium, or CHROMIUM_PATH) is used where present, since these
- * machines cannot download Playwright's browser; elsewhere Playwright's own browser is used.
+ * The browser is the one scripts/lib/chromium.ts picks: CHROMIUM_PATH, the system's Chromium or
+ * Chrome (Debian's /usr/bin/chromium here), else Playwright's own.
  * WebGPU runs through SwiftShader on a localhost page with --enable-unsafe-webgpu.
  *
  * Two servers: the release build (the page as users get it) on RELEASE_PORT, and the test build
@@ -9,11 +9,11 @@
  * crash request) on TEST_BUILD_PORT, built into .cache/e2e-dist so it can never be mistaken for a
  * release in dist/. Both ports are this checkout's own (tests/e2e/testBuild.ts).
  */
-import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, systemChromiumPath } from './scripts/lib/chromium.ts';
+import { chromium, defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, chromiumExecutablePath } from './scripts/lib/chromium.ts';
 import { HARNESS_PATH, RELEASE_PORT as PORT, TEST_BUILD_DIR, TEST_BUILD_PORT, TEST_BUILD_URL } from './tests/e2e/testBuild.ts';
 
-const systemChromium = systemChromiumPath();
+const executablePath = chromiumExecutablePath(chromium);
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -28,7 +28,7 @@ export default defineConfig({
     baseURL: `http://127.0.0.1:${PORT}/`,
     screenshot: 'only-on-failure',
     launchOptions: {
-      ...(systemChromium ? { executablePath: systemChromium } : {}),
+      ...(executablePath ? { executablePath } : {}),
       args: [...CHROMIUM_ARGS],
     },
   },

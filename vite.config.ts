@@ -26,7 +26,7 @@ const testBuild = process.env.PLAYGROUND_TEST_BUILD === '1';
 const ortDir = join(root, 'node_modules/onnxruntime-web/dist');
 const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
 
-/** The tiny Llama fixture (tests/support/tinyModelFixture.ts), served to tests as `models/tiny-llama/`. */
+/** The tiny Llama fixture (scripts/fixtures/tinyModelFixture.ts), served to tests as `models/tiny-llama/`. */
 const tinyModelDir = join(root, 'tests/fixtures/generated/tiny-llama');
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -94,7 +94,7 @@ function selfHostedAssets(): Plugin {
       for (const file of ORT_FILES) await copyFile(join(ortDir, file), join(outDir, 'ort', file));
       if (testBuild) {
         // Generated on demand, since the build may run before any test has created the fixture.
-        const { ensureTinyModel } = await import('./tests/support/tinyModelFixture.ts');
+        const { ensureTinyModel } = await import('./scripts/fixtures/tinyModelFixture.ts');
         await cp(await ensureTinyModel(), join(outDir, 'models/tiny-llama'), { recursive: true });
       }
     },

@@ -2,12 +2,15 @@
  * `npm test`: every check in order — type-checks, lint, unit tests (vitest), browser tests
  * (Playwright) — each run to the end even when an earlier one fails, then one summary line
  * `tests: N passed, M failed, K skipped` counted from the runners' JSON reports. Exit code 1 when
- * any stage failed or no test ran.
+ * any stage failed or no test ran. Dependencies are installed before this runs
+ * (scripts/setup/ensureInstalled.mjs); a Chromium is found or installed first of all, and without
+ * one it stops at once with the command to run (exit code 2).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ensureChromium, hostChromiumSetup } from './setup/ensureChromium.ts';
 
 const REPORTS = join('.cache', 'test-reports');
 const VITEST_REPORT = join(REPORTS, 'vitest.json');
@@ -45,32 +48,44 @@ function readCounts(path: string, parse: (json: unknown) => Counts): Counts | un
   }
 }
 
-rmSync(REPORTS, { recursive: true, force: true });
-mkdirSync(REPORTS, { recursive: true });
-const failedStages: string[] = [];
-for (const stage of stages) {
-  process.stdout.write(`\n== ${stage.name}: ${stage.command.join(' ')}\n`);
-  const [bin, ...args] = stage.command as [string, ...string[]];
-  const result = spawnSync(join('node_modules', '.bin', bin), args, { stdio: 'inherit', env: { ...process.env, ...stage.env } });
-  if (result.status !== 0) failedStages.push(stage.name);
+/** Runs every stage, prints the summary and returns the exit code. */
+function runStages(): number {
+  rmSync(REPORTS, { recursive: true, force: true });
+  mkdirSync(REPORTS, { recursive: true });
+  const failedStages: string[] = [];
+  for (const stage of stages) {
+    process.stdout.write(`\n== ${stage.name}: ${stage.command.join(' ')}\n`);
+    const [bin, ...args] = stage.command as [string, ...string[]];
+    const result = spawnSync(join('node_modules', '.bin', bin), args, { stdio: 'inherit', env: { ...process.env, ...stage.env } });
+    if (result.status !== 0) failedStages.push(stage.name);
+  }
+
+  const unit = readCounts(VITEST_REPORT, (json) => {
+    const r = VitestReport.parse(json);
+    return { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests };
+  });
+  const browser = readCounts(PLAYWRIGHT_REPORT, (json) => {
+    const { stats } = PlaywrightReport.parse(json);
+    return { passed: stats.expected + stats.flaky, failed: stats.unexpected, skipped: stats.skipped };
+  });
+  const total = [unit, browser].reduce<Counts>(
+    (sum, counts) => ({ passed: sum.passed + (counts?.passed ?? 0), failed: sum.failed + (counts?.failed ?? 0), skipped: sum.skipped + (counts?.skipped ?? 0) }),
+    { passed: 0, failed: 0, skipped: 0 },
+  );
+  if (!unit) failedStages.push('unit tests (no report)');
+  if (!browser) failedStages.push('browser tests (no report)');
+
+  process.stdout.write(`\nunit: ${unit ? `${unit.passed} passed, ${unit.failed} failed` : 'no report'}; browser: ${browser ? `${browser.passed} passed, ${browser.failed} failed` : 'no report'}\n`);
+  if (failedStages.length > 0) process.stdout.write(`failed stages: ${[...new Set(failedStages)].join(', ')}\n`);
+  process.stdout.write(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
+  return failedStages.length > 0 || total.passed === 0 ? 1 : 0;
 }
 
-const unit = readCounts(VITEST_REPORT, (json) => {
-  const r = VitestReport.parse(json);
-  return { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests };
-});
-const browser = readCounts(PLAYWRIGHT_REPORT, (json) => {
-  const { stats } = PlaywrightReport.parse(json);
-  return { passed: stats.expected + stats.flaky, failed: stats.unexpected, skipped: stats.skipped };
-});
-const total = [unit, browser].reduce<Counts>(
-  (sum, counts) => ({ passed: sum.passed + (counts?.passed ?? 0), failed: sum.failed + (counts?.failed ?? 0), skipped: sum.skipped + (counts?.skipped ?? 0) }),
-  { passed: 0, failed: 0, skipped: 0 },
-);
-if (!unit) failedStages.push('unit tests (no report)');
-if (!browser) failedStages.push('browser tests (no report)');
-
-process.stdout.write(`\nunit: ${unit ? `${unit.passed} passed, ${unit.failed} failed` : 'no report'}; browser: ${browser ? `${browser.passed} passed, ${browser.failed} failed` : 'no report'}\n`);
-if (failedStages.length > 0) process.stdout.write(`failed stages: ${[...new Set(failedStages)].join(', ')}\n`);
-process.stdout.write(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
-process.exitCode = failedStages.length > 0 || total.passed === 0 ? 1 : 0;
+const chromium = ensureChromium(await hostChromiumSetup());
+if (chromium.ok) {
+  process.stdout.write(`Chromium for the browser tests: ${chromium.path} (${chromium.source})\n`);
+  process.exitCode = runStages();
+} else {
+  process.stdout.write(`${chromium.message}\n`);
+  process.exitCode = 2;
+}

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureTinyModel } from '../tests/support/tinyModelFixture.ts';
+import { ensureTinyModel } from './fixtures/tinyModelFixture.ts';
 
 const vite = join('node_modules', '.bin', 'vite');
 await ensureTinyModel();

@@ -9,9 +9,11 @@
  *  - the wall-time ratio of a cached re-run (a new output folder over the first run's request cache:
  *    zero HTTP calls, local encoders recomputed) to the first run.
  * The server runs in a worker thread, so its clock and answers are independent of the build's event
- * loop. Timings are noisy on a shared machine: these are ratios measured within one run. Knobs:
- * BENCH_LATENCY_MS (200), BENCH_CONCURRENCY (8), BENCH_QUESTIONS per persona and axis (16).
- * Last line: {"concurrency_utilisation": x, "cached_rerun_time_ratio": y}.
+ * loop. Timings are noisy on a shared machine, so each of BENCH_ROUNDS rounds (3) is a fresh build
+ * then its cached re-run (A B A B …; interleave.ts), and both numbers are medians over the rounds
+ * with their spread. Knobs: BENCH_LATENCY_MS (200), BENCH_CONCURRENCY (8), BENCH_QUESTIONS per
+ * persona and axis (16). Last line: {"concurrency_utilisation": median, "concurrency_utilisation_spread":
+ * {min, q1, q3, max, rounds}, "cached_rerun_time_ratio": median, "cached_rerun_time_ratio_spread": {…}}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,23 +21,25 @@ import { join } from 'node:path';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { buildDataset } from '../lib/dataset/build.ts';
 import { createReporter } from '../lib/reporter.ts';
-import { datasetChatHandler } from '../../tests/support/datasetScript.ts';
-import { reply, startScriptedOpenAiServer, ScriptedReply, type ScriptedRequest } from '../../tests/support/scriptedOpenAiServer.ts';
-import { ensureTinyEncoders } from '../../tests/support/tinyEncoderFixture.ts';
+import { datasetChatHandler } from '../fixtures/datasetScript.ts';
+import { reply, startScriptedOpenAiServer, ScriptedReply, type ScriptedRequest } from '../fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyEncoders } from '../fixtures/tinyEncoderFixture.ts';
+import { benchRounds, interleave, ratioSpread } from './interleave.ts';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const QUESTIONS = Number(process.env.BENCH_QUESTIONS ?? 16);
+const ROUNDS = benchRounds(3);
 
-type Role = 'generator' | 'baseline' | 'judge';
+type ChatRoleName = 'generator' | 'baseline' | 'judge';
 interface Timing {
-  role: Role;
+  role: ChatRoleName;
   receivedAt: number;
   respondedAt: number;
 }
 type FromServer = { kind: 'ready'; baseUrl: string } | { kind: 'timings'; timings: Timing[] };
 
-function roleOf(request: ScriptedRequest): Role {
+function roleOf(request: ScriptedRequest): ChatRoleName {
   const system = (request.body as { messages?: { content: string }[] } | undefined)?.messages?.[0]?.content ?? '';
   if (system.startsWith('You are a helpful assistant that selects the output')) return 'judge';
   if (system.startsWith('You are a helpful assistant. You will be given a question')) return 'baseline';
@@ -97,9 +101,55 @@ async function main(): Promise<void> {
   };
 
   const root = mkdtempSync(join(tmpdir(), 'bench-build-'));
-  const encoders = await ensureTinyEncoders();
-  const endpoint = (model: string) => ({ type: 'openai', baseUrl: ready.baseUrl, model, concurrency: CONCURRENCY, backoffMs: 5 });
-  const config = {
+  const config = benchConfig(ready.baseUrl, await ensureTinyEncoders());
+  const configPath = join(root, 'config.json');
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+
+  const timed = async (outDir: string, path: string): Promise<number> => {
+    const started = performance.now();
+    await buildDataset({ configPath: path, outDir, reporter: createReporter('silent'), print: () => {} });
+    return (performance.now() - started) / 1000;
+  };
+
+  const utilisations: number[] = [];
+  const seen = { requests: 0 };
+  const times = await interleave(
+    ROUNDS,
+    async (round) => {
+      const seconds = await timed(join(root, `first-${round}`), configPath);
+      const all = await timings();
+      const first = all.slice(seen.requests);
+      seen.requests = all.length;
+      utilisations.push(utilisation(first, round));
+      process.stderr.write(`round ${round + 1}: first run ${seconds.toFixed(2)} s (${first.length} HTTP requests, ${LATENCY_MS} ms latency, limit ${CONCURRENCY})\n`);
+      return seconds;
+    },
+    async (round) => {
+      const cachedConfig = join(root, `config-cached-${round}.json`);
+      writeFileSync(cachedConfig, JSON.stringify({ ...config, cache: join(root, `first-${round}`, 'cache.sqlite') }, null, 2));
+      const seconds = await timed(join(root, `cached-${round}`), cachedConfig);
+      const all = await timings();
+      process.stderr.write(`round ${round + 1}: cached re-run into a new folder ${seconds.toFixed(2)} s (${all.length - seen.requests} HTTP requests)\n`);
+      seen.requests = all.length;
+      return seconds;
+    },
+    { alternate: false },
+  );
+  const resumeSeconds = await timed(join(root, 'first-0'), configPath);
+  worker.postMessage('close');
+
+  process.stderr.write(`re-run of a finished folder ${resumeSeconds.toFixed(2)} s\n`);
+  const { median: concurrency, ...concurrencySpread } = ratioSpread(utilisations);
+  const { median: cachedRatio, ...cachedSpread } = ratioSpread(times.b.map((seconds, i) => seconds / (times.a[i] as number)));
+  process.stdout.write(
+    `${JSON.stringify({ concurrency_utilisation: concurrency, concurrency_utilisation_spread: concurrencySpread, cached_rerun_time_ratio: cachedRatio, cached_rerun_time_ratio_spread: cachedSpread })}\n`,
+  );
+}
+
+/** The build config: generator, judge and baseline on the scripted server, the tiny local encoders. */
+function benchConfig(baseUrl: string, encoders: { reward: string; embedder: string }) {
+  const endpoint = (model: string) => ({ type: 'openai', baseUrl, model, concurrency: CONCURRENCY, backoffMs: 5 });
+  return {
     name: 'bench',
     personas: { source: 'generate', axes: ['diet', 'politics'], maxPerAxis: 3 },
     questions: { personalPerPersona: QUESTIONS, divergentPerAxis: QUESTIONS, perCall: 8 },
@@ -114,52 +164,31 @@ async function main(): Promise<void> {
       embedder: { type: 'local', model: encoders.embedder },
     },
   };
-  const configPath = join(root, 'config.json');
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
+}
 
-  const timed = async (outDir: string, path: string): Promise<number> => {
-    const started = performance.now();
-    await buildDataset({ configPath: path, outDir, reporter: createReporter('silent'), print: () => {} });
-    return performance.now() - started;
-  };
-
-  const firstMs = await timed(join(root, 'first'), configPath);
-  const first = await timings();
-
-  const utilisation: Record<string, number> = {};
+/** Achieved over configured concurrency across the chat roles of one build, per role on stderr. */
+function utilisation(requests: readonly Timing[], round: number): number {
+  const perRole: Record<string, number> = {};
   let busy = 0;
   let capacity = 0;
   for (const role of ['generator', 'baseline', 'judge'] as const) {
-    const requests = first.filter((timing) => timing.role === role);
-    if (requests.length === 0) continue;
-    const start = Math.min(...requests.map((timing) => timing.receivedAt));
-    const end = Math.max(...requests.map((timing) => timing.respondedAt));
-    const time = requests.reduce((sum, timing) => sum + (timing.respondedAt - timing.receivedAt), 0);
-    utilisation[role] = time / (CONCURRENCY * (end - start));
+    const ofRole = requests.filter((timing) => timing.role === role);
+    if (ofRole.length === 0) continue;
+    const start = Math.min(...ofRole.map((timing) => timing.receivedAt));
+    const end = Math.max(...ofRole.map((timing) => timing.respondedAt));
+    const time = ofRole.reduce((sum, timing) => sum + (timing.respondedAt - timing.receivedAt), 0);
+    perRole[role] = Number((time / (CONCURRENCY * (end - start))).toFixed(3));
     busy += time;
     capacity += CONCURRENCY * (end - start);
-    process.stderr.write(`${role}: ${requests.length} requests, achieved concurrency ${(time / (end - start)).toFixed(2)} of ${CONCURRENCY}\n`);
+    process.stderr.write(`round ${round + 1}: ${role}: ${ofRole.length} requests, achieved concurrency ${(time / (end - start)).toFixed(2)} of ${CONCURRENCY}\n`);
     if (process.env.BENCH_DEBUG) {
       const buckets: number[] = [];
-      for (let t = start; t < end; t += 100) buckets.push(requests.filter((r) => r.receivedAt <= t && r.respondedAt > t).length);
+      for (let t = start; t < end; t += 100) buckets.push(ofRole.filter((r) => r.receivedAt <= t && r.respondedAt > t).length);
       process.stderr.write(`${buckets.join(' ')}\n`);
     }
   }
-
-  const cachedConfig = join(root, 'config-cached.json');
-  writeFileSync(cachedConfig, JSON.stringify({ ...config, cache: join(root, 'first', 'cache.sqlite') }, null, 2));
-  const cachedMs = await timed(join(root, 'cached'), cachedConfig);
-  const cachedRequests = (await timings()).length - first.length;
-  const resumeMs = await timed(join(root, 'first'), configPath);
-  worker.postMessage('close');
-
-  process.stderr.write(
-    `first run ${(firstMs / 1000).toFixed(2)} s (${first.length} HTTP requests, ${LATENCY_MS} ms latency, limit ${CONCURRENCY}); ` +
-      `cached re-run into a new folder ${(cachedMs / 1000).toFixed(2)} s (${cachedRequests} HTTP requests); ` +
-      `re-run of the finished folder ${(resumeMs / 1000).toFixed(2)} s\n`,
-  );
-  process.stderr.write(`utilisation per role: ${JSON.stringify(Object.fromEntries(Object.entries(utilisation).map(([role, value]) => [role, Number(value.toFixed(3))])))}\n`);
-  process.stdout.write(`${JSON.stringify({ concurrency_utilisation: Number((busy / capacity).toFixed(3)), cached_rerun_time_ratio: Number((cachedMs / firstMs).toFixed(3)) })}\n`);
+  process.stderr.write(`round ${round + 1}: utilisation per role: ${JSON.stringify(perRole)}\n`);
+  return busy / capacity;
 }
 
 await (isMainThread ? main() : serveInWorker());

@@ -6,10 +6,12 @@
  *   naive: jobs in dataset order, each answer scored as a full sequence from scratch
  *          (promptCache: false), the reward-bench way.
  * The dataset is the eval fixture with persona-length prefixes (persona, few-shot) on a hidden-256,
- * 4-layer Llama. Timings are noisy on shared machines, so this reports what one run measured and
- * never asserts. The engine scores one pair at a time, so sorting changes when a too-long pair
- * fails (first) and what the ETA means (an upper bound), not throughput: the speedup is the prompt
- * cache. Last line: {"batch_pairs_per_s", "naive_pairs_per_s", "speedup", "max_abs_score_diff"}.
+ * 4-layer Llama. Timings are noisy on shared machines, so the two paths run interleaved over
+ * BENCH_ROUNDS rounds (4; interleave.ts) and the speedup is the median of the per-round ratios,
+ * with its spread; it never asserts. The engine scores one pair at a time, so sorting changes when
+ * a too-long pair fails (first) and what the ETA means (an upper bound), not throughput: the
+ * speedup is the prompt cache. Last line: {"batch_pairs_per_s", "naive_pairs_per_s" (medians),
+ * "speedup" (median), "speedup_spread": {min, q1, q3, max, rounds}, "max_abs_score_diff"}.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -23,13 +25,16 @@ import { EvalPairRow as EvalPairRowSchema } from '../../src/core/eval/rows.ts';
 import { AUTHORS_LIMITS } from '../../src/core/scoringInput.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { makeEvalFixture } from '../fixtures/makeEvalFixture.ts';
+import { JsonlAppender } from '../lib/durableFiles.ts';
 import { createReporter } from '../lib/reporter.ts';
-import { JsonlAppender, readJsonl } from '../lib/eval/jsonl.ts';
+import { readJsonl } from '../lib/eval/runFiles.ts';
 import { runScoring } from '../lib/eval/runner.ts';
 import { makeTinyModel } from '../tinyModel/makeTinyModel.ts';
+import { benchRounds, interleave, ratioSpread } from './interleave.ts';
 
 const MODEL_SIZES = { hidden: 256, layers: 4, heads: 8, kvHeads: 4, intermediate: 688 };
 const TEST_PAIRS_PER_TYPE = Number(process.env.BENCH_TEST_PER_TYPE ?? 2);
+const ROUNDS = benchRounds(4);
 
 const modelDir = resolve('.cache', `bench-llama-h${MODEL_SIZES.hidden}-l${MODEL_SIZES.layers}`);
 if (!existsSync(join(modelDir, 'onnx', 'model.onnx'))) {
@@ -55,7 +60,7 @@ const unsorted: JobPlan = { jobs: [...sorted.jobs].sort((a, b) => (datasetOrder.
 async function timed(engine: Engine, plan: JobPlan): Promise<{ seconds: number; rows: EvalPairRow[] }> {
   const folder = await mkdtemp(join(tmpdir(), 'bench-eval-'));
   const path = join(folder, 'pairs.jsonl');
-  const rows = await JsonlAppender.open(path);
+  const rows = JsonlAppender.open(path);
   const result = await runScoring({
     engine,
     plan,
@@ -78,28 +83,42 @@ const [batchEngine, naiveEngine] = await Promise.all([
 const warm: JobPlan = { jobs: sorted.jobs.slice(0, 1), unavailable: [] };
 await timed(batchEngine, warm);
 await timed(naiveEngine, warm);
-const batch = await timed(batchEngine, sorted);
-const naive = await timed(naiveEngine, unsorted);
+const runs: { batch?: EvalPairRow[]; naive?: EvalPairRow[] } = {};
+const times = await interleave(
+  ROUNDS,
+  async () => {
+    const { seconds, rows } = await timed(batchEngine, sorted);
+    runs.batch = rows;
+    return seconds;
+  },
+  async () => {
+    const { seconds, rows } = await timed(naiveEngine, unsorted);
+    runs.naive = rows;
+    return seconds;
+  },
+);
 await Promise.all([batchEngine.dispose(), naiveEngine.dispose()]);
 
-const naiveByKey = new Map(naive.rows.map((row) => [row.key, row]));
+const naiveByKey = new Map((runs.naive ?? []).map((row) => [row.key, row]));
 let maxDiff = 0;
-for (const row of batch.rows) {
+for (const row of runs.batch ?? []) {
   const other = naiveByKey.get(row.key);
   if (row.ok && other?.ok) maxDiff = Math.max(maxDiff, Math.abs((row.scores.chosen ?? 0) - (other.scores.chosen ?? 0)), Math.abs((row.scores.rejected ?? 0) - (other.scores.rejected ?? 0)));
 }
 const jobs = sorted.jobs.length;
-const batchRate = jobs / batch.seconds;
-const naiveRate = jobs / naive.seconds;
-console.log(`model ${modelDir} (${JSON.stringify(MODEL_SIZES)}), ${jobs} (prefix, pair) jobs: ${pairs.length} test pairs × ${prefixes.join(', ')}`);
-console.log(`batch (sorted, prompt once): ${batchRate.toFixed(3)} pairs/s (${batch.seconds.toFixed(2)} s)`);
-console.log(`naive (dataset order, from scratch): ${naiveRate.toFixed(3)} pairs/s (${naive.seconds.toFixed(2)} s)`);
+const rates = { batch: ratioSpread(times.a.map((seconds) => jobs / seconds)), naive: ratioSpread(times.b.map((seconds) => jobs / seconds)) };
+const { median: speedup, ...speedupSpread } = ratioSpread(times.a.map((seconds, i) => (times.b[i] as number) / seconds));
+console.log(`model ${modelDir} (${JSON.stringify(MODEL_SIZES)}), ${jobs} (prefix, pair) jobs: ${pairs.length} test pairs × ${prefixes.join(', ')}; ${ROUNDS} rounds interleaved`);
+console.log(`batch (sorted, prompt once): median ${rates.batch.median} pairs/s (range ${rates.batch.min}–${rates.batch.max})`);
+console.log(`naive (dataset order, from scratch): median ${rates.naive.median} pairs/s (range ${rates.naive.min}–${rates.naive.max})`);
+console.log(`speedup per round: median ${speedup}, quartiles ${speedupSpread.q1}–${speedupSpread.q3}, range ${speedupSpread.min}–${speedupSpread.max}`);
 console.log(`max |score difference| between the two paths: ${maxDiff.toExponential(2)}`);
 console.log(
   JSON.stringify({
-    batch_pairs_per_s: Number(batchRate.toFixed(3)),
-    naive_pairs_per_s: Number(naiveRate.toFixed(3)),
-    speedup: Number((batchRate / naiveRate).toFixed(3)),
+    batch_pairs_per_s: rates.batch.median,
+    naive_pairs_per_s: rates.naive.median,
+    speedup,
+    speedup_spread: speedupSpread,
     max_abs_score_diff: Number(maxDiff.toExponential(2)),
   }),
 );

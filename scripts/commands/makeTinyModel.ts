@@ -2,8 +2,9 @@
  * `make-tiny-model`: writes a seeded random tiny Llama (Hugging Face layout plus onnx/model.onnx)
  * for tests and offline demos.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
+import { ChatVariant } from '../tinyModel/chatVariants.ts';
 import { DEFAULT_TINY_MODEL_SIZES, type TinyModelSizes } from '../tinyModel/config.ts';
 import { makeTinyModel } from '../tinyModel/makeTinyModel.ts';
 
@@ -23,6 +24,7 @@ function parseSeed(value: string): number {
 interface MakeTinyModelFlags extends TinyModelSizes {
   out: string;
   seed: number;
+  chat: ChatVariant;
 }
 
 export function makeTinyModelCommand(): Command {
@@ -37,11 +39,16 @@ export function makeTinyModelCommand(): Command {
     .option('--kv-heads <n>', 'key/value heads (grouped-query attention)', parseNonNegativeInteger, defaults.kvHeads)
     .option('--intermediate <n>', 'MLP intermediate size', parseNonNegativeInteger, defaults.intermediate)
     .option('--max-positions <n>', 'max_position_embeddings (RoPE table length)', parseNonNegativeInteger, defaults.maxPositions)
+    .addOption(
+      new Option('--chat <format>', "chat template and special tokens: Zephyr's, Llama-3's (added tokens <|begin_of_text|>…<|eot_id|>) or Ministral's ([INST] … [/INST])")
+        .choices(ChatVariant.options)
+        .default('zephyr'),
+    )
     .action(async (flags: MakeTinyModelFlags) => {
       const outDir = resolve(flags.out);
       const started = performance.now();
-      const { seed, hidden, layers, heads, kvHeads, intermediate, maxPositions } = flags;
-      await makeTinyModel({ outDir, seed, sizes: { hidden, layers, heads, kvHeads, intermediate, maxPositions } });
-      console.log(`Wrote tiny Llama (seed ${seed}) to ${outDir} in ${Math.round(performance.now() - started)} ms`);
+      const { seed, hidden, layers, heads, kvHeads, intermediate, maxPositions, chat } = flags;
+      await makeTinyModel({ outDir, seed, chat, sizes: { hidden, layers, heads, kvHeads, intermediate, maxPositions } });
+      console.log(`Wrote tiny Llama (seed ${seed}, ${chat} chat format) to ${outDir} in ${Math.round(performance.now() - started)} ms`);
     });
 }

@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError } from '../../src/core/errors.ts';
 import { loadLocalEngine } from '../lib/localEngine.ts';
-import { createOpenAiServer, loadServerTokenizer } from '../lib/openaiServer.ts';
+import { createOpenAiServer } from '../lib/openaiServer.ts';
+import { loadServerTokenizer, type ServerTokenizer } from '../lib/serverTokenizer.ts';
 import { createReporter, defaultReporterMode } from '../lib/reporter.ts';
 
 interface ServeCliOptions {
@@ -49,8 +50,9 @@ async function runServe(options: ServeCliOptions): Promise<void> {
   const reporter = createReporter(options.quiet ? 'silent' : defaultReporterMode());
   if (!LOOPBACK.has(options.host)) reporter.warn(`listening on ${options.host}: anyone who can reach it can use the model (there is no authentication).`);
   const engine = await loadLocalEngine(options.model, { device: options.device, dtype: options.dtype }, reporter);
+  let tokenizer: ServerTokenizer | undefined;
   try {
-    const tokenizer = await loadServerTokenizer(options.model);
+    tokenizer = await loadServerTokenizer(options.model);
     const modelName = options.servedModelName ?? options.model;
     const generateFromIds = engine.generateFromIds?.bind(engine);
     const server = createOpenAiServer(engine, {
@@ -69,6 +71,7 @@ async function runServe(options: ServeCliOptions): Promise<void> {
     server.close();
     server.closeAllConnections();
   } finally {
+    await tokenizer?.close();
     await engine.dispose();
   }
 }

@@ -6,7 +6,7 @@
  *
  * Owns: the request cache lookup before any call (a re-run of a finished build makes no network
  * call), retries/backoff/Retry-After and the per-endpoint concurrency limit (resilientCall.ts),
- * usage accounting (calls, retries, tokens, cache hits, estimated cost from a price table).
+ * usage counts (scripts/lib/usage.ts: calls, retries, tokens, cache hits, estimated cost from a price table).
  *
  * Failures handled: see resilientCall.ts for HTTP; responses of the wrong shape (zod) stop with
  * "not the expected API"; a server that ignores `n` is caught (fewer choices than asked); `top_k`
@@ -19,12 +19,12 @@ import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { CancelSignal } from '../../src/core/cancel.ts';
-import { costOf } from '../../src/core/dataset/plan.ts';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError, isAbortError } from '../../src/core/errors.ts';
 import { acceptsTopK, type ChatProvider, type ChatRequest, type ChatResponse, type EmbeddingProvider, type RewardProvider } from '../../src/core/providers.ts';
-import { createOpenAiClient, resolveApiKey, serverMessage } from '../../src/engines/openai.ts';
+import { createOpenAiClient, resolveApiKey, serverMessage } from '../../src/engines/openaiClient.ts';
 import type { RequestCache } from './requestCache.ts';
+import { UsageCounter } from './usage.ts';
 import {
   DEFAULT_RETRY_POLICY,
   endpointFor,
@@ -36,7 +36,7 @@ import {
 } from './resilientCall.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Accounting
+// Usage
 
 /** USD per million tokens. */
 export const ModelPrice = z.object({ promptPerMillion: z.number().nonnegative(), completionPerMillion: z.number().nonnegative() });
@@ -64,22 +64,10 @@ export interface WithStats {
   stats(): ProviderStats;
 }
 
-class Accounting {
-  calls = 0;
-  requests = 0;
-  retries = 0;
-  failures = 0;
-  cacheHits = 0;
-  promptTokens = 0;
-  completionTokens = 0;
-
-  constructor(private readonly price: ModelPrice | undefined) {}
-
-  snapshot(): ProviderStats {
-    const { calls, requests, retries, failures, cacheHits, promptTokens, completionTokens } = this;
-    const estimatedCostUsd = this.price ? costOf(promptTokens, completionTokens, this.price) : null;
-    return { calls, requests, retries, failures, cacheHits, promptTokens, completionTokens, estimatedCostUsd };
-  }
+/** The provider's counts as callers read them. */
+function providerStats(usage: UsageCounter): ProviderStats {
+  const { calls, requests, retries, failures, cacheHits, promptTokens, completionTokens } = usage;
+  return { calls, requests, retries, failures, cacheHits, promptTokens, completionTokens, estimatedCostUsd: usage.costUsd() ?? null };
 }
 
 /** Shared options of the HTTP providers. */
@@ -121,7 +109,7 @@ function httpCallOptions(
   url: string,
   what: string,
   apiKey: string | undefined,
-  accounting: Accounting,
+  usage: UsageCounter,
   side: SideOptions,
 ): (signal?: CancelSignal) => ResilientCallOptions {
   const shared: ResilientCallOptions = {
@@ -130,9 +118,9 @@ function httpCallOptions(
     what,
     authHint: authHint(options.apiKeyEnv),
     secrets: apiKey ? [apiKey] : [],
-    onAttempt: () => accounting.requests++,
+    onAttempt: () => usage.requests++,
     onRetry: (message) => {
-      accounting.retries++;
+      usage.retries++;
       side.onRetry?.(message);
     },
   };
@@ -142,10 +130,19 @@ function httpCallOptions(
 // ---------------------------------------------------------------------------------------------
 // OpenAI-compatible chat
 
+/**
+ * How a request names its length limit: newer OpenAI models (the o-series, GPT-5) reject
+ * `max_tokens` and take `max_completion_tokens`; older models and most compatible servers take
+ * `max_tokens`. `auto` sends `max_tokens` and switches for good when the server refuses it.
+ */
+export const MaxTokensParameter = z.enum(['auto', 'max_tokens', 'max_completion_tokens']);
+export type MaxTokensParameter = z.infer<typeof MaxTokensParameter>;
+
 export const OpenAiChatProviderOptions = HttpProviderOptions.extend({
   baseUrl: z.url(),
   model: z.string().min(1),
   pricing: PriceTable.optional(),
+  maxTokensParameter: MaxTokensParameter.default('auto'),
 });
 export type OpenAiChatProviderOptions = z.input<typeof OpenAiChatProviderOptions> & SideOptions;
 
@@ -178,15 +175,29 @@ export function chatRequestBody(model: string, request: ChatRequest): Record<str
   };
 }
 
+/** The wire body: the cache-key body with its length limit under the name the model takes. */
+function withMaxTokensParameter(body: Record<string, unknown>, parameter: 'max_tokens' | 'max_completion_tokens'): Record<string, unknown> {
+  if (parameter === 'max_tokens' || body.max_tokens === undefined) return body;
+  const { max_tokens: limit, ...rest } = body;
+  return { ...rest, max_completion_tokens: limit };
+}
+
+/** OpenAI's answer to `max_tokens` on a model that takes `max_completion_tokens` only. */
+function refusesMaxTokens(error: unknown): boolean {
+  if (!(error instanceof APIError) || error.status !== 400) return false;
+  return error.param === 'max_tokens' || /max_completion_tokens/.test(serverMessage(error));
+}
+
 export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): ChatProvider & WithStats {
   const options = OpenAiChatProviderOptions.parse(input);
+  let maxTokensParameter: 'max_tokens' | 'max_completion_tokens' = options.maxTokensParameter === 'auto' ? 'max_tokens' : options.maxTokensParameter;
   const apiKey = resolveApiKey(options.apiKeyEnv);
   // Retries are ours (shared endpoint pause, stats); the SDK makes a single attempt.
   const client = createOpenAiClient({ baseUrl: options.baseUrl, apiKey, timeoutMs: options.timeoutMs, maxRetries: 0 });
-  const accounting = new Accounting(options.pricing?.[options.model]);
+  const usage = new UsageCounter(options.pricing?.[options.model]);
   const id = `openai:${options.model}`;
   const what = `POST ${options.baseUrl.replace(/\/+$/, '')}/chat/completions (${options.model})`;
-  const callOptions = httpCallOptions(options, options.baseUrl, what, apiKey, accounting, input);
+  const callOptions = httpCallOptions(options, options.baseUrl, what, apiKey, usage, input);
   const sendsTopK = acceptsTopK(options.baseUrl);
   let toldTopK = false;
   /** The request as this server can take it: without top-k where the API has none (said once). */
@@ -214,7 +225,7 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
 
   return {
     id,
-    stats: () => accounting.snapshot(),
+    stats: () => providerStats(usage),
     async chat(request: ChatRequest, signal?: CancelSignal): Promise<ChatResponse> {
       const body = chatRequestBody(options.model, supported(request));
       const n = request.n ?? 1;
@@ -223,7 +234,7 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
         const parsed = ChatCompletionResponse.safeParse(hit);
         // A row that no longer parses is treated as absent and overwritten below.
         if (parsed.success) {
-          accounting.cacheHits++;
+          usage.cacheHits++;
           return toResponse(parsed.data, n, true);
         }
       }
@@ -231,7 +242,16 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
         const raw = await resilientCall(
           callOptions(signal),
           async (abortSignal) => {
-            const response: unknown = await client.post('/chat/completions', { body, signal: abortSignal });
+            let response: unknown;
+            try {
+              response = await client.post('/chat/completions', { body: withMaxTokensParameter(body, maxTokensParameter), signal: abortSignal });
+            } catch (error) {
+              if (options.maxTokensParameter !== 'auto' || maxTokensParameter !== 'max_tokens' || !refusesMaxTokens(error)) throw error;
+              // This model takes max_completion_tokens only: resend, and use it from now on.
+              maxTokensParameter = 'max_completion_tokens';
+              usage.requests++;
+              response = await client.post('/chat/completions', { body: withMaxTokensParameter(body, maxTokensParameter), signal: abortSignal });
+            }
             ChatCompletionResponse.parse(response);
             return response;
           },
@@ -239,14 +259,12 @@ export function createOpenAiChatProvider(input: OpenAiChatProviderOptions): Chat
         );
         const parsed = ChatCompletionResponse.parse(raw);
         const result = toResponse(parsed, n, false);
-        accounting.calls++;
-        accounting.promptTokens += result.usage.promptTokens;
-        accounting.completionTokens += result.usage.completionTokens;
+        usage.answered(result.usage);
         // Stored as received (validated), so later readers can use fields this one ignores.
         input.cache?.put(id, body, raw);
         return result;
       } catch (error) {
-        if (!isAbortError(error)) accounting.failures++;
+        if (!isAbortError(error)) usage.failures++;
         throw error;
       }
     },
@@ -289,17 +307,17 @@ export interface LocalChatProviderOptions {
  */
 export function createLocalChatProvider(engine: Engine, options: LocalChatProviderOptions = {}): ChatProvider & WithStats {
   const queue = pLimit(1);
-  const accounting = new Accounting(undefined);
+  const usage = new UsageCounter(undefined);
   const id = `local:${engine.info.model}`;
   const Cached = z.object({ texts: z.array(z.string()), usage: z.object({ promptTokens: z.number(), completionTokens: z.number() }) });
   return {
     id,
-    stats: () => accounting.snapshot(),
+    stats: () => providerStats(usage),
     async chat(request, signal) {
       const key = chatRequestBody(engine.info.model, request);
       const hit = Cached.safeParse(options.cache?.get(id, key));
       if (hit.success) {
-        accounting.cacheHits++;
+        usage.cacheHits++;
         return { ...hit.data, cached: true };
       }
       const n = request.n ?? 1;
@@ -329,9 +347,7 @@ export function createLocalChatProvider(engine: Engine, options: LocalChatProvid
         }
         return { texts, usage: { promptTokens, completionTokens } };
       });
-      accounting.calls++;
-      accounting.promptTokens += result.usage.promptTokens;
-      accounting.completionTokens += result.usage.completionTokens;
+      usage.answered(result.usage);
       options.cache?.put(id, key, result);
       return { ...result, cached: false };
     },
@@ -356,16 +372,16 @@ export const RewardResponse = z.object({ rewards: z.array(z.number().finite()) }
 export function createHttpRewardProvider(input: HttpRewardProviderOptions): RewardProvider & WithStats {
   const options = HttpRewardProviderOptions.parse(input);
   const apiKey = resolveApiKey(options.apiKeyEnv);
-  const accounting = new Accounting(undefined);
+  const usage = new UsageCounter(undefined);
   const id = options.id ?? `reward:${options.url}`;
   const what = `POST ${options.url}`;
-  const callOptions = httpCallOptions(options, options.url, what, apiKey, accounting, input);
+  const callOptions = httpCallOptions(options, options.url, what, apiKey, usage, input);
 
   const scoreBatch = async (items: { question: string; answer: string }[], signal?: CancelSignal): Promise<number[]> => {
     const body = { items };
     const hit = RewardResponse.safeParse(input.cache?.get(id, body));
     if (hit.success && hit.data.rewards.length === items.length) {
-      accounting.cacheHits++;
+      usage.cacheHits++;
       return hit.data.rewards;
     }
     try {
@@ -386,18 +402,18 @@ export function createHttpRewardProvider(input: HttpRewardProviderOptions): Rewa
         },
         classifyFetchError,
       );
-      accounting.calls++;
+      usage.answered();
       input.cache?.put(id, body, { rewards });
       return rewards;
     } catch (error) {
-      if (!isAbortError(error)) accounting.failures++;
+      if (!isAbortError(error)) usage.failures++;
       throw error;
     }
   };
 
   return {
     id,
-    stats: () => accounting.snapshot(),
+    stats: () => providerStats(usage),
     async score(items, signal) {
       const batches: { question: string; answer: string }[][] = [];
       for (let start = 0; start < items.length; start += options.batchSize) {

@@ -5,8 +5,8 @@
  *
  * What it does: bundles scripts/smoke/webllmHarness.ts (the real adapter, the real WebLLM) with
  * Vite, serves it on 127.0.0.1 (a secure context, as WebGPU requires), launches Chromium with
- * WebGPU through Playwright (Debian's /usr/bin/chromium or CHROMIUM_PATH when present, otherwise
- * Playwright's own browser), loads a prebuilt model from public/models.json, generates, scores,
+ * WebGPU through Playwright (CHROMIUM_PATH, the system's Chromium or Chrome, else Playwright's own;
+ * see scripts/lib/chromium.ts), loads a prebuilt model from public/models.json, generates, scores,
  * and prints: the GPU, load time, generation tokens/s, the agreement of scores with the logits and
  * log-probs WebLLM produced while generating the same tokens, whether the order of scored
  * continuations matters, the run-time check's verdict (one pass or forced decoding, and why),
@@ -27,7 +27,7 @@
  * Exit: 0 when every check passes; 1 when a check fails; 2 when this machine cannot run it
  * (no WebGPU adapter, the model cannot be loaded, bad options).
  */
-import { systemChromiumPath } from '../lib/chromium.ts';
+import { chromiumExecutablePath } from '../lib/chromium.ts';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -87,9 +87,9 @@ async function main(): Promise<void> {
     const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
     await mkdir(values.profile, { recursive: true });
-    const systemChromium = systemChromiumPath();
+    const executablePath = chromiumExecutablePath(chromium);
     const context = await chromium.launchPersistentContext(values.profile, {
-      ...(systemChromium ? { executablePath: systemChromium } : {}),
+      ...(executablePath ? { executablePath } : {}),
       headless: !values.headed,
       args: ['--enable-unsafe-webgpu', '--ignore-gpu-blocklist', '--enable-features=Vulkan', ...(process.env.SMOKE_CHROMIUM_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
     });

@@ -36,8 +36,16 @@ export interface TinyLlamaDims extends TinyModelSizes {
   vocabSize: number;
 }
 
+/** The ids config.json and generation_config.json name (the chat variant's, chatVariants.ts). */
+export interface SpecialTokenIds {
+  bosTokenId: number;
+  eosTokenId: number;
+}
+
+const BASE_SPECIAL_IDS: SpecialTokenIds = { bosTokenId: BOS_TOKEN_ID, eosTokenId: EOS_TOKEN_ID };
+
 /** Validates the sizes (grouped-query attention and rotate-half RoPE need exact divisions). */
-export function resolveDims(sizes: TinyModelSizes): TinyLlamaDims {
+export function resolveDims(sizes: TinyModelSizes, vocabSize = LLAMA_VOCAB_SIZE): TinyLlamaDims {
   for (const [name, value] of Object.entries(sizes)) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
   }
@@ -45,11 +53,11 @@ export function resolveDims(sizes: TinyModelSizes): TinyLlamaDims {
   if (sizes.heads % sizes.kvHeads !== 0) throw new Error(`heads (${sizes.heads}) must be divisible by kv-heads (${sizes.kvHeads})`);
   const headDim = sizes.hidden / sizes.heads;
   if (headDim % 2 !== 0) throw new Error(`head_dim (${headDim}) must be even for rotate-half RoPE`);
-  return { ...sizes, headDim, vocabSize: LLAMA_VOCAB_SIZE };
+  return { ...sizes, headDim, vocabSize };
 }
 
 /** `config.json` as Hugging Face's LlamaConfig writes it, plus the transformers.js dtype hint. */
-export function llamaConfigJson(dims: TinyLlamaDims): Record<string, unknown> {
+export function llamaConfigJson(dims: TinyLlamaDims, special: SpecialTokenIds = BASE_SPECIAL_IDS): Record<string, unknown> {
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -67,14 +75,14 @@ export function llamaConfigJson(dims: TinyLlamaDims): Record<string, unknown> {
     tie_word_embeddings: false,
     attention_bias: false,
     mlp_bias: false,
-    bos_token_id: BOS_TOKEN_ID,
-    eos_token_id: EOS_TOKEN_ID,
+    bos_token_id: special.bosTokenId,
+    eos_token_id: special.eosTokenId,
     torch_dtype: 'float32',
     // Without this, transformers.js on browser WASM asks for the q8 file `model_quantized.onnx`.
     'transformers.js_config': { dtype: 'fp32' },
   };
 }
 
-export function generationConfigJson(dims: TinyLlamaDims): Record<string, unknown> {
-  return { bos_token_id: BOS_TOKEN_ID, eos_token_id: EOS_TOKEN_ID, max_length: dims.maxPositions };
+export function generationConfigJson(dims: TinyLlamaDims, special: SpecialTokenIds = BASE_SPECIAL_IDS): Record<string, unknown> {
+  return { bos_token_id: special.bosTokenId, eos_token_id: special.eosTokenId, max_length: dims.maxPositions };
 }

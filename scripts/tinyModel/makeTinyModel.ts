@@ -5,7 +5,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_TINY_MODEL_SIZES, generationConfigJson, llamaConfigJson, resolveDims } from './config.ts';
+import { variantIds, type ChatVariant } from './chatVariants.ts';
+import { DEFAULT_TINY_MODEL_SIZES, LLAMA_VOCAB_SIZE, generationConfigJson, llamaConfigJson, resolveDims } from './config.ts';
 import type { TinyModelSizes } from './config.ts';
 import { buildLlamaOnnxModel } from './onnxGraph.ts';
 import { encodeSafetensors } from './safetensors.ts';
@@ -19,6 +20,8 @@ export interface MakeTinyModelOptions {
   outDir: string;
   seed?: number;
   sizes?: Partial<TinyModelSizes>;
+  /** Chat template and special tokens (chatVariants.ts); Zephyr's by default. */
+  chat?: ChatVariant;
 }
 
 /** Every file the generator writes, relative to the output folder. */
@@ -37,13 +40,15 @@ function jsonFile(value: unknown): string {
 
 export async function makeTinyModel(options: MakeTinyModelOptions): Promise<void> {
   const seed = options.seed ?? 0;
-  const dims = resolveDims({ ...DEFAULT_TINY_MODEL_SIZES, ...options.sizes });
+  const chat = options.chat ?? 'zephyr';
+  const { vocabSize, ...special } = variantIds(chat, LLAMA_VOCAB_SIZE);
+  const dims = resolveDims({ ...DEFAULT_TINY_MODEL_SIZES, ...options.sizes }, vocabSize);
   const weights = generateLlamaWeights(dims, seed);
 
   await mkdir(join(options.outDir, 'onnx'), { recursive: true });
-  await writeFile(join(options.outDir, 'config.json'), jsonFile(llamaConfigJson(dims)));
-  await writeFile(join(options.outDir, 'generation_config.json'), jsonFile(generationConfigJson(dims)));
-  await writeTokenizerFiles(options.outDir);
+  await writeFile(join(options.outDir, 'config.json'), jsonFile(llamaConfigJson(dims, special)));
+  await writeFile(join(options.outDir, 'generation_config.json'), jsonFile(generationConfigJson(dims, special)));
+  await writeTokenizerFiles(options.outDir, chat);
   const metadata = { format: 'pt', generator: `make-tiny-model v${TINY_MODEL_GENERATOR_VERSION}`, seed: String(seed) };
   await writeFile(join(options.outDir, 'model.safetensors'), encodeSafetensors(weights, metadata));
   await writeFile(join(options.outDir, 'onnx', 'model.onnx'), buildLlamaOnnxModel(dims, weights));

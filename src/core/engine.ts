@@ -124,20 +124,65 @@ export const ScoreResult = z.object({
 });
 export type ScoreResult = z.infer<typeof ScoreResult>;
 
+/** A scored position with its competitors: what vLLM reports per prompt position. */
+export const RankedLogprob = z.object({
+  /** log p(token | context), as `score` gives it. */
+  logprob: z.number(),
+  /** How many vocabulary tokens are at least as likely as this one (1 = the most likely), as vLLM counts. */
+  rank: z.number().int().positive(),
+  /** The most likely tokens at this position, most likely first. */
+  top: z.array(z.object({ tokenId: z.number().int().nonnegative(), logprob: z.number() })),
+});
+export type RankedLogprob = z.infer<typeof RankedLogprob>;
+
 export type TokenListener = (text: string) => void;
 
+/**
+ * One loaded model. Errors are AppErrors whose code says what happened (src/core/errors.ts);
+ * each backend adds its own (an unreachable server, a lost GPU device, `worker-crashed` behind
+ * the worker client).
+ *
+ * Cancellation: methods that take a `signal` check it before any work and reject with AppError
+ * `aborted` when it is already aborted. During the work an abort stops it at the next step the
+ * backend can interrupt (a generated token, a forward pass, an HTTP request); `generate` then
+ * resolves with what it has, `score` rejects with `aborted`. Behind the worker client, a newer
+ * `generate` supersedes a pending one (which rejects with `aborted`) unless it queues.
+ */
 export interface Engine {
+  /** What was loaded: backend, model, device, context window, special tokens, chat template, scoring method. Fixed for the engine's life. */
   readonly info: EngineInfo;
+  /**
+   * Renders `messages` with `info.chatTemplate` (generation prompt added) and samples a reply.
+   * `onToken` receives the reply's text in pieces as they are decoded. Resolves with the reply's
+   * text and token ids, the prompt's token count, the exact prompt string, and why it stopped:
+   * `eos`, `length` (maxNewTokens or the context window) or `aborted` (the signal fired
+   * mid-generation; `text` holds what was generated until then). A `seed` makes sampling
+   * repeatable where the backend supports it (temperature 0 is greedy).
+   * @throws AppError `aborted` when the signal is aborted before generation starts;
+   *   `context-exceeded` when the prompt does not fit the context window.
+   */
   generate(
     messages: readonly ChatMessage[],
     options: GenerateOptionsInput,
     onToken?: TokenListener,
     signal?: CancelSignal,
   ): Promise<GenerateResult>;
+  /**
+   * Teacher-forced log-probabilities of each continuation given the shared prompt: for each
+   * continuation, one log p(token | prompt, earlier tokens of that continuation) per token, in
+   * order, never sampled. The prompt is computed once where the backend allows. Resolves with
+   * `logprobs` (one array per continuation, each as long as it), `method` (how they were
+   * computed, as `info.scoringMethod`) and, when the engine counts them, `forwardTokens`.
+   * @throws AppError `context-exceeded` before any work when the prompt plus the longest
+   *   continuation exceed `info.contextWindow` (see `assertScoreFits`); `aborted` when the signal
+   *   fires, before or during the work (no partial result); `unsupported` when the backend cannot
+   *   score (e.g. a server without prompt log-probs).
+   */
   score(request: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult>;
   /**
    * Optional: continue raw token ids (BOS included, no chat template), as a completions API
-   * does. Engines that only take chat messages leave it out.
+   * does. Engines that only take chat messages leave it out. Resolves and fails as `generate`,
+   * with `prompt` the decoded prompt ids.
    */
   generateFromIds?(
     promptIds: readonly number[],
@@ -145,8 +190,24 @@ export interface Engine {
     onToken?: TokenListener,
     signal?: CancelSignal,
   ): Promise<GenerateResult>;
-  /** Token ids of `text` with no special tokens added. */
+  /**
+   * Optional: `score` plus each scored token's rank in the vocabulary and the `topK` most likely
+   * tokens at its position (what a completions server needs for vLLM's prompt log-probs).
+   */
+  scoreRanked?(request: ScoreRequest, topK: number, signal?: CancelSignal): Promise<RankedLogprob[][]>;
+  /**
+   * Token ids of `text` with no special tokens added (no BOS): the core adds them where a prompt
+   * needs them. Not cancellable: it is quick on every backend.
+   * @throws AppError `unsupported` when the backend cannot tokenize (a server without `/tokenize`).
+   */
   tokenize(text: string): Promise<number[]>;
+  /**
+   * Frees the model (GPU memory, ONNX sessions, the worker) and resolves once it is freed. Cancel
+   * pending work first: the worker client and the OpenAI-compatible engine stop it themselves (a
+   * running generation ends as a cancelled one, other calls reject), other backends may fail it
+   * with a backend error. The engine is not used afterwards; calls that still arrive reject
+   * (WebLLM: `not-loaded`, the worker client: `aborted`).
+   */
   dispose(): Promise<void>;
 }
 

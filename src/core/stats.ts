@@ -225,6 +225,12 @@ function meanOf(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0) / values.length;
 }
 
+/** numpy's default ("linear") quantile, e.g. 0.5 for the median. */
+export function quantile(values: readonly number[], probability: number): number {
+  if (values.length === 0) return Number.NaN;
+  return quantileOfSorted(Float64Array.from(values).sort(), probability);
+}
+
 /** numpy's default ("linear") quantile of already-sorted values. */
 function quantileOfSorted(sorted: Float64Array, probability: number): number {
   const position = probability * (sorted.length - 1);
@@ -242,10 +248,10 @@ export const NO_PERSONA = '(no persona)';
 
 /** Question types in display order; rows without a type are `unspecified`. */
 export const QUESTION_TYPES = ['personal', 'divergent', 'unspecified'] as const;
-export type QuestionType = (typeof QUESTION_TYPES)[number];
+export type QuestionTypeGroup = (typeof QUESTION_TYPES)[number];
 
 /** One scored pair: `correct` and `tie` from `verdict`, plus the persona and question type it belongs to. */
-export interface PairOutcome {
+export interface GradedPair {
   persona?: string;
   type?: 'personal' | 'divergent';
   correct: boolean;
@@ -266,7 +272,7 @@ export interface AccuracyCell extends OutcomeCounts {
 export interface PersonaAccuracy {
   persona: string;
   /** Only the question types this persona has rows for. */
-  byType: Partial<Record<QuestionType, AccuracyCell>>;
+  byType: Partial<Record<QuestionTypeGroup, AccuracyCell>>;
   /** All of the persona's pairs pooled: the size-weighted mean of its per-type accuracies (the authors' "Total Accuracy"). */
   total: AccuracyCell;
 }
@@ -284,7 +290,7 @@ export interface AccuracyTable {
   /** In order of first appearance in the rows. */
   personas: PersonaAccuracy[];
   /** Only the question types present in the rows. */
-  byType: Partial<Record<QuestionType, AcrossPersonas>>;
+  byType: Partial<Record<QuestionTypeGroup, AcrossPersonas>>;
   total: AcrossPersonas;
 }
 
@@ -294,16 +300,16 @@ export interface AccuracyTable {
  * same seed, so columns with the same personas are resampled identically (a paired bootstrap).
  * @throws RangeError on no rows, or on a row that is both a tie and correct (ties are losses).
  */
-export function accuracyTable(rows: readonly PairOutcome[], options: BootstrapOptions): AccuracyTable {
+export function accuracyTable(rows: readonly GradedPair[], options: BootstrapOptions): AccuracyTable {
   if (rows.length === 0) throw new RangeError('accuracyTable: no rows.');
   const confidence = options.confidence ?? 0.95;
-  const countsByPersona = new Map<string, Map<QuestionType, OutcomeCounts>>();
+  const countsByPersona = new Map<string, Map<QuestionTypeGroup, OutcomeCounts>>();
   for (const row of rows) {
     const persona = row.persona ?? NO_PERSONA;
     if (row.tie && row.correct) {
       throw new RangeError(`accuracyTable: a row of persona "${persona}" is marked both tie and correct; a tie is a loss.`);
     }
-    const countsByType = countsByPersona.get(persona) ?? new Map<QuestionType, OutcomeCounts>();
+    const countsByType = countsByPersona.get(persona) ?? new Map<QuestionTypeGroup, OutcomeCounts>();
     countsByPersona.set(persona, countsByType);
     const type = row.type ?? 'unspecified';
     const counts = countsByType.get(type) ?? { n: 0, correct: 0, ties: 0 };
@@ -315,7 +321,7 @@ export function accuracyTable(rows: readonly PairOutcome[], options: BootstrapOp
   }
 
   const personas = [...countsByPersona].map(([persona, countsByType]): PersonaAccuracy => {
-    const byType: Partial<Record<QuestionType, AccuracyCell>> = {};
+    const byType: Partial<Record<QuestionTypeGroup, AccuracyCell>> = {};
     for (const type of QUESTION_TYPES) {
       const counts = countsByType.get(type);
       if (counts) byType[type] = accuracyCell(counts, confidence);
@@ -323,7 +329,7 @@ export function accuracyTable(rows: readonly PairOutcome[], options: BootstrapOp
     return { persona, byType, total: accuracyCell(sumCounts([...countsByType.values()]), confidence) };
   });
 
-  const byType: Partial<Record<QuestionType, AcrossPersonas>> = {};
+  const byType: Partial<Record<QuestionTypeGroup, AcrossPersonas>> = {};
   for (const type of QUESTION_TYPES) {
     const cells = personas.flatMap((persona) => persona.byType[type] ?? []);
     if (cells.length > 0) byType[type] = acrossPersonas(cells, options);

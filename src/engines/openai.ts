@@ -13,16 +13,18 @@
  * All continuations of a request go in one call, as a batch of token-id prompts.
  *
  * The server applies its own chat template when generating; `info.chatTemplate` and the special
- * token ids (options, Zephyr's by default) are what the core uses to build scoring inputs, so
- * they must describe the served model.
+ * token ids are what the core uses to build scoring inputs, so they must describe the served
+ * model: at creation the engine learns them from the server and checks the configured ones
+ * against it (openaiServerFacts.ts), and warns when prefix caching is on.
  *
  * Failures handled: a server without prompt log-probs or `/tokenize` is refused with AppError
- * 'unsupported' saying what to use instead; an unreachable server, a rejected key, an unknown
- * model and context overflow get messages saying what to fix. The API key is read from the
- * environment variable named in the options, is never stored in `info`, and is scrubbed from
- * every error message. Every response read is zod-parsed.
+ * 'unsupported' saying what to use instead; a template or BOS/EOS that does not match the server
+ * is refused naming both; an unreachable server, a rejected key, an unknown model, context
+ * overflow and any server error once the scoring feature is known get one-line messages saying
+ * what to fix. The API key is read from the environment variable named in the options, is never
+ * stored in `info`, and is scrubbed from every error message. Every response read is zod-parsed.
  */
-import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import { APIError, type OpenAI } from 'openai';
 import { z } from 'zod';
 import { throwIfCancelled, type CancelSignal } from '../core/cancel.ts';
 import type { ChatMessage } from '../core/chat.ts';
@@ -43,6 +45,8 @@ import {
   type TokenListener,
 } from '../core/engine.ts';
 import { AppError } from '../core/errors.ts';
+import { createOpenAiClient, oneLine, redact, resolveApiKey, serverMessage, serverRoot, toAppError } from './openaiClient.ts';
+import { learnServerFacts, ZEPHYR_FACTS, type ServerFacts } from './openaiServerFacts.ts';
 
 export const ScoringFeature = z.enum(['prompt_logprobs', 'echo']);
 export type ScoringFeature = z.infer<typeof ScoringFeature>;
@@ -60,59 +64,23 @@ export const OpenAiEngineOptions = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
     .optional(),
   scoring: z.enum(['auto', ...ScoringFeature.options]).default('auto'),
-  /** The served model's chat template, for building scoring inputs (Zephyr's by default). */
-  chatTemplate: ChatTemplateInfo.default({ name: 'zephyr' }),
-  bosTokenId: z.number().int().default(1),
-  eosTokenId: z.number().int().default(2),
+  /**
+   * The served model's chat template, for building scoring inputs. Absent: the server's
+   * (/tokenizer_info), else Zephyr's; either way checked against the server's own rendering.
+   */
+  chatTemplate: ChatTemplateInfo.optional(),
+  /** Absent: learned from the server's /tokenize; present: checked against it. */
+  bosTokenId: z.number().int().nonnegative().optional(),
+  eosTokenId: z.number().int().nonnegative().optional(),
   /** Overrides the server's `max_model_len`. */
   contextWindow: z.number().int().positive().optional(),
   timeoutMs: z.number().int().positive().default(600_000),
   /** The SDK's own retries (it honours Retry-After); batch jobs use the provider layer instead. */
   maxRetries: z.number().int().nonnegative().default(2),
-  /** Check at creation that the server is up and serves the model. */
+  /** Check at creation that the server is up and serves the model, and learn its template and special tokens. */
   probe: z.boolean().default(true),
 });
 export type OpenAiEngineOptions = z.input<typeof OpenAiEngineOptions>;
-
-/** Reads an environment variable without Node types (this module also runs in the browser). */
-export function readEnvironment(name: string): string | undefined {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  const value = env?.[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-/** The key named by `apiKeyEnv`, or an error naming the variable to set. */
-export function resolveApiKey(apiKeyEnv: string | undefined): string | undefined {
-  if (apiKeyEnv === undefined) return undefined;
-  const key = readEnvironment(apiKeyEnv);
-  if (key === undefined) throw new AppError('invalid-input', `The environment variable ${apiKeyEnv} is not set: export the API key there, or drop the key setting for a server without one.`);
-  return key;
-}
-
-/**
- * An SDK client with the key passed explicitly: the SDK would otherwise pick up OPENAI_API_KEY and
- * OPENAI_ORG_ID from the environment and send them to whatever server the base URL names.
- */
-export function createOpenAiClient(options: { baseUrl: string; apiKey: string | undefined; timeoutMs: number; maxRetries: number }): OpenAI {
-  return new OpenAI({
-    baseURL: options.baseUrl,
-    apiKey: options.apiKey ?? 'no-key',
-    organization: null,
-    project: null,
-    webhookSecret: null,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries,
-    // Our errors carry the information; the SDK's logger must not print requests.
-    logLevel: 'off',
-    // Without a key there is nothing secret to expose in a page (a local vLLM server, say).
-    dangerouslyAllowBrowser: options.apiKey === undefined,
-  });
-}
-
-/** The server root: vLLM serves `/tokenize` beside `/v1`, not under it. */
-export function serverRoot(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, '').replace(/\/v\d+$/, '');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Response schemas (only the fields read)
@@ -154,7 +122,8 @@ const TokenizeResponse = z.object({ tokens: z.array(z.number().int().nonnegative
 
 // ---------------------------------------------------------------------------------------------
 
-export async function createOpenAiEngine(input: OpenAiEngineOptions, onProgress: ProgressListener = () => {}): Promise<Engine> {
+/** `onWarning` hears what the user should know but that does not stop the engine (prefix caching on, say). */
+export async function createOpenAiEngine(input: OpenAiEngineOptions, onProgress: ProgressListener = () => {}, onWarning: (message: string) => void = () => {}): Promise<Engine> {
   const options = OpenAiEngineOptions.parse(input);
   const apiKey = resolveApiKey(options.apiKeyEnv);
   const client = createOpenAiClient({ baseUrl: options.baseUrl, apiKey, timeoutMs: options.timeoutMs, maxRetries: options.maxRetries });
@@ -162,8 +131,19 @@ export async function createOpenAiEngine(input: OpenAiEngineOptions, onProgress:
   onProgress({ stage: 'init', text: `Connecting to ${options.baseUrl}` });
   const served = options.probe ? await probeModel(client, options, secrets) : undefined;
   const contextWindow = options.contextWindow ?? served?.max_model_len ?? FALLBACK_CONTEXT_WINDOW;
+  const configured = { chatTemplate: options.chatTemplate, bosTokenId: options.bosTokenId, eosTokenId: options.eosTokenId };
+  const learned = options.probe
+    ? await learnServerFacts({ client, root: serverRoot(options.baseUrl), model: options.model, toAppError: (error, what) => toAppError(error, what, options, secrets) }, configured)
+    : undefined;
+  const facts: ServerFacts = learned ?? {
+    chatTemplate: options.chatTemplate ?? ZEPHYR_FACTS.chatTemplate,
+    bosTokenId: options.bosTokenId ?? ZEPHYR_FACTS.bosTokenId,
+    eosTokenId: options.eosTokenId ?? ZEPHYR_FACTS.eosTokenId,
+    warnings: [],
+  };
+  for (const warning of facts.warnings) onWarning(redact(warning, secrets));
   onProgress({ stage: 'ready', fraction: 1, text: 'Ready' });
-  return new OpenAiEngine(client, options, contextWindow, secrets);
+  return new OpenAiEngine(client, options, facts, contextWindow, secrets);
 }
 
 /** The model's entry in `/models`; undefined when the server has no model list. */
@@ -190,7 +170,16 @@ async function probeModel(
 }
 
 /** Thrown inside scoring when the server lacks a feature, so `auto` can try the next one. */
-class FeatureMissing extends Error {}
+class FeatureMissing extends Error {
+  /** Set when the server refused the request (an HTTP status), not when its answer lacked the data. */
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly serverMessage = '',
+  ) {
+    super(message);
+  }
+}
 
 class OpenAiEngine implements Engine {
   readonly #template: ChatTemplate;
@@ -198,16 +187,21 @@ class OpenAiEngine implements Engine {
   #feature: ScoringFeature | undefined;
   /** Echo with max_tokens 0 first; 1 where the server insists on generating something. */
   #echoMaxTokens: 0 | 1 = 0;
-  #tokenizeMissing: string | undefined;
+  /** The scoring feature has answered at least once: later refusals are about their request. */
+  #confirmed = false;
+  /** Why tokenizing (and so scoring) is refused: no /tokenize, or a template that could not be checked. */
+  #tokenizeRefusal: string | undefined;
 
   constructor(
     private readonly client: OpenAI,
     private readonly options: z.output<typeof OpenAiEngineOptions>,
+    private readonly facts: ServerFacts,
     private readonly contextWindow: number,
     private readonly secrets: readonly string[],
   ) {
-    this.#template = templateFromInfo(options.chatTemplate);
+    this.#template = templateFromInfo(facts.chatTemplate);
     this.#feature = options.scoring === 'auto' ? undefined : options.scoring;
+    this.#tokenizeRefusal = facts.scoringRefusal;
   }
 
   get info(): EngineInfo {
@@ -216,9 +210,9 @@ class OpenAiEngine implements Engine {
       model: this.options.model,
       device: `http ${new URL(this.options.baseUrl).host}`,
       contextWindow: this.contextWindow,
-      bosTokenId: this.options.bosTokenId,
-      eosTokenId: this.options.eosTokenId,
-      chatTemplate: this.options.chatTemplate,
+      bosTokenId: this.facts.bosTokenId,
+      eosTokenId: this.facts.eosTokenId,
+      chatTemplate: this.facts.chatTemplate,
       scoringMethod: this.#feature ? methodName(this.#feature) : 'openai (prompt_logprobs or echo, detected on first score)',
     };
   }
@@ -280,13 +274,22 @@ class OpenAiEngine implements Engine {
     const request = ScoreRequestSchema.parse(requestInput);
     assertScoreFits(request, this.options.model, this.contextWindow);
     const forwardTokens = request.continuations.reduce((sum, c) => sum + request.promptIds.length + c.length, 0);
-    if (this.#feature) return { logprobs: await this.#scoreWith(this.#feature, request, signal), method: methodName(this.#feature), forwardTokens };
-
+    const known = this.#feature;
+    if (known) {
+      try {
+        const logprobs = await this.#scoreWith(known, request, signal);
+        this.#confirmed = true;
+        return { logprobs, method: methodName(known), forwardTokens };
+      } catch (error) {
+        throw error instanceof FeatureMissing ? this.#failure(known, error) : error;
+      }
+    }
     const reasons: string[] = [];
     for (const feature of ScoringFeature.options) {
       try {
         const logprobs = await this.#scoreWith(feature, request, signal);
         this.#feature = feature;
+        this.#confirmed = true;
         return { logprobs, method: methodName(feature), forwardTokens };
       } catch (error) {
         if (!(error instanceof FeatureMissing)) throw error;
@@ -297,15 +300,15 @@ class OpenAiEngine implements Engine {
   }
 
   async tokenize(text: string): Promise<number[]> {
-    if (this.#tokenizeMissing) throw new AppError('unsupported', this.#tokenizeMissing);
+    if (this.#tokenizeRefusal) throw new AppError('unsupported', this.#tokenizeRefusal);
     const url = `${serverRoot(this.options.baseUrl)}/tokenize`;
     let raw: unknown;
     try {
       raw = await this.client.post(url, { body: { model: this.options.model, prompt: text, add_special_tokens: false } });
     } catch (error) {
       if (error instanceof APIError && (error.status === 404 || error.status === 405)) {
-        this.#tokenizeMissing = `${url} does not exist (HTTP ${error.status}): tokenization, and so scoring, needs a vLLM server or \`npm run cli -- serve\`.`;
-        throw new AppError('unsupported', this.#tokenizeMissing);
+        this.#tokenizeRefusal = `${url} does not exist (HTTP ${error.status}): tokenization, and so scoring, needs a vLLM server or \`npm run cli -- serve\`.`;
+        throw new AppError('unsupported', this.#tokenizeRefusal);
       }
       throw toAppError(error, `POST ${url}`, this.options, this.secrets);
     }
@@ -330,17 +333,28 @@ class OpenAiEngine implements Engine {
     );
   }
 
+  /**
+   * A known feature failed. Once it has worked, a refusal is about this request (too long, a bad
+   * token) and a missing field is a broken answer; a forced feature that never worked is refused
+   * as the auto-detection refuses.
+   */
+  #failure(feature: ScoringFeature, error: FeatureMissing): AppError {
+    if (error.status !== undefined && (this.#confirmed || error.status === 400 || error.status === 422)) {
+      const what = `POST ${this.options.baseUrl}/completions (scoring with ${feature})`;
+      const detail = error.serverMessage ? `: ${oneLine(error.serverMessage)}` : '';
+      if (/context length|too long|maximum.*(length|tokens)/i.test(error.serverMessage)) {
+        return new AppError('context-exceeded', redact(`${what} was refused (HTTP ${error.status})${detail}. Shorten the prefix or the answers, or set truncation limits.`, this.secrets));
+      }
+      return new AppError('invalid-input', redact(`${what} was refused (HTTP ${error.status})${detail}.`, this.secrets));
+    }
+    if (this.#confirmed) return new AppError('unsupported', redact(`${this.options.baseUrl} answered a scoring request without what it returned before (${feature}: ${oneLine(error.message)}): check the server.`, this.secrets));
+    return this.#refusal(`${feature}: ${error.message}`);
+  }
+
   /** Scores with one feature; FeatureMissing when the server shows it lacks it. */
   async #scoreWith(feature: ScoringFeature, request: ScoreRequest, signal?: CancelSignal): Promise<number[][]> {
     const sequences = request.continuations.map((continuation) => [...request.promptIds, ...continuation]);
-    const forced = this.options.scoring !== 'auto';
-    try {
-      return feature === 'prompt_logprobs' ? await this.#scorePromptLogprobs(sequences, request, signal) : await this.#scoreEcho(sequences, request, signal);
-    } catch (error) {
-      // A forced feature the server lacks is refused the same way auto refuses.
-      if (forced && error instanceof FeatureMissing) throw this.#refusal(`${feature}: ${error.message}`);
-      throw error;
-    }
+    return feature === 'prompt_logprobs' ? this.#scorePromptLogprobs(sequences, request, signal) : this.#scoreEcho(sequences, request, signal);
   }
 
   async #scorePromptLogprobs(sequences: number[][], request: ScoreRequest, signal?: CancelSignal): Promise<number[][]> {
@@ -365,7 +379,7 @@ class OpenAiEngine implements Engine {
     try {
       raw = await this.#completions(body(this.#echoMaxTokens), signal);
     } catch (error) {
-      if (!(error instanceof FeatureMissing) || this.#echoMaxTokens === 1) throw error;
+      if (!(error instanceof FeatureMissing) || this.#echoMaxTokens === 1 || this.#confirmed) throw error;
       // Some servers refuse max_tokens 0; with 1 the generated token is simply ignored.
       raw = await this.#completions(body(1), signal);
       this.#echoMaxTokens = 1;
@@ -392,7 +406,8 @@ class OpenAiEngine implements Engine {
         return await this.client.post<unknown>('/completions', { body, signal: abortSignal });
       } catch (error) {
         if (error instanceof APIError && typeof error.status === 'number' && [400, 404, 405, 422, 501].includes(error.status)) {
-          throw new FeatureMissing(redact(`HTTP ${error.status}${serverMessage(error) ? `: ${serverMessage(error)}` : ''}`, this.secrets));
+          const message = serverMessage(error);
+          throw new FeatureMissing(redact(`HTTP ${error.status}${message ? `: ${oneLine(message)}` : ''}`, this.secrets), error.status, message);
         }
         throw toAppError(error, `POST ${this.options.baseUrl}/completions`, this.options, this.secrets);
       }
@@ -425,47 +440,4 @@ function byIndex<T extends { index: number }>(choices: readonly T[], count: numb
     throw new FeatureMissing(`expected ${count} choices (one per prompt), got ${choices.length}`);
   }
   return ordered;
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  return secrets.filter((secret) => secret.length > 0).reduce((out, secret) => out.split(secret).join('[redacted]'), text);
-}
-
-/** The server's own error message, when its body has the OpenAI shape. */
-export function serverMessage(error: APIError): string {
-  const body = error.error as { message?: unknown } | undefined;
-  return typeof body?.message === 'string' ? body.message : '';
-}
-
-/** An SDK failure (after the SDK's own retries) as an AppError that says what to do. */
-function toAppError(error: unknown, what: string, options: { baseUrl: string; apiKeyEnv?: string | undefined }, secrets: readonly string[]): AppError {
-  if (error instanceof AppError) return error;
-  if (error instanceof APIUserAbortError) return new AppError('aborted', 'Cancelled.');
-  if (error instanceof z.ZodError) return new AppError('unsupported', redact(`${what} answered in an unexpected shape (${z.prettifyError(error)}): is this an OpenAI-compatible server?`, secrets));
-  if (error instanceof APIConnectionError) {
-    return new AppError('invalid-input', redact(`Cannot reach ${options.baseUrl} (${error.message}): start the server or fix the base URL.`, secrets));
-  }
-  if (error instanceof APIError) {
-    const status = error.status;
-    const detail = serverMessage(error);
-    const suffix = detail ? ` (${detail})` : '';
-    let message: string;
-    let code: AppError['code'] = 'invalid-input';
-    if (status === 401 || status === 403) {
-      message = `${what} was refused (HTTP ${status})${suffix}: ${options.apiKeyEnv ? `check the key in ${options.apiKeyEnv}` : 'the server wants an API key: name its environment variable in the options'}.`;
-    } else if (status === 404) {
-      message = `${what} was not found (HTTP 404)${suffix}: check the base URL and the model name.`;
-    } else if (status === 429) {
-      code = 'quota-exceeded';
-      message = `${what} is rate-limited (HTTP 429)${suffix}: wait, or lower the request rate.`;
-    } else if (status !== undefined && status >= 500) {
-      code = 'internal';
-      message = `${what} failed on the server (HTTP ${status})${suffix}: check the server and retry.`;
-    } else {
-      message = `${what} was refused (HTTP ${status ?? '?'})${suffix}.`;
-    }
-    return new AppError(code, redact(message, secrets));
-  }
-  const text = error instanceof Error ? error.message : String(error);
-  return new AppError('internal', redact(`${what} failed: ${text}`, secrets));
 }

@@ -36,6 +36,7 @@ import type {
   GenerateResult,
   LoadProgress,
   ProgressListener,
+  RankedLogprob,
   ScoreRequest,
   ScoreResult,
 } from '../core/engine.ts';
@@ -109,6 +110,7 @@ class TransformersEngine implements Engine {
   readonly info: EngineInfo;
   readonly #template: ChatTemplate;
   readonly #keepsLogits: boolean;
+  readonly #vocabSize: number;
   #forwardTokens = 0;
 
   constructor(
@@ -120,6 +122,7 @@ class TransformersEngine implements Engine {
     const templateInfo = chatTemplateInfo(tokenizer);
     this.#template = templateFromInfo(templateInfo);
     this.#keepsLogits = model.sessions.model?.inputNames.includes('num_logits_to_keep') ?? false;
+    this.#vocabSize = typeof config.vocab_size === 'number' ? config.vocab_size : Number.POSITIVE_INFINITY;
     this.info = {
       backend: 'transformers',
       model: options.model,
@@ -156,6 +159,7 @@ class TransformersEngine implements Engine {
   ): Promise<GenerateResult> {
     throwIfCancelled(signal);
     if (promptIds.length === 0) throw new AppError('invalid-input', 'Generation needs at least one prompt token.');
+    this.#assertInVocabulary([promptIds]);
     const prompt = this.tokenizer.decode([...promptIds], { skip_special_tokens: false });
     return this.#generate([...promptIds], prompt, options, onToken, signal);
   }
@@ -203,25 +207,43 @@ class TransformersEngine implements Engine {
   }
 
   async score(requestInput: ScoreRequest, signal?: CancelSignal): Promise<ScoreResult> {
-    const request = ScoreRequestSchema.parse(requestInput);
-    assertScoreFits(request, this.options.model, this.info.contextWindow);
     const before = this.#forwardTokens;
-    const logprobs = this.options.promptCache
-      ? await this.#scoreWithPromptCache(request, signal)
-      : await this.#scoreFromScratch(request, signal);
+    const logprobs = await this.#scoreEach(requestInput, logSoftmaxAt, signal);
     return { logprobs, method: this.info.scoringMethod, forwardTokens: this.#forwardTokens - before };
+  }
+
+  async scoreRanked(requestInput: ScoreRequest, topK: number, signal?: CancelSignal): Promise<RankedLogprob[][]> {
+    if (!Number.isInteger(topK) || topK < 0) throw new AppError('invalid-input', `topK must be a non-negative integer, got ${topK}.`);
+    return this.#scoreEach(requestInput, (row, token) => rankedLogprobAt(row, token, topK), signal);
   }
 
   async dispose(): Promise<void> {
     await this.model.dispose();
   }
 
+  /** Teacher-forced scoring; `read` turns the logits row that predicts a token into the result for that token. */
+  async #scoreEach<T>(requestInput: ScoreRequest, read: (row: Float32Array, token: number) => T, signal?: CancelSignal): Promise<T[][]> {
+    const request = ScoreRequestSchema.parse(requestInput);
+    assertScoreFits(request, this.options.model, this.info.contextWindow);
+    this.#assertInVocabulary([request.promptIds, ...request.continuations]);
+    return this.options.promptCache ? this.#scoreWithPromptCache(request, read, signal) : this.#scoreFromScratch(request, read, signal);
+  }
+
+  /** An id past the embedding table would reach ONNX Runtime, whose error names no token. */
+  #assertInVocabulary(sequences: readonly (readonly number[])[]): void {
+    const vocabSize = this.#vocabSize;
+    for (const ids of sequences) {
+      const outside = ids.find((id) => id < 0 || id >= vocabSize);
+      if (outside !== undefined) throw new AppError('invalid-input', `Token id ${outside} is outside the vocabulary of ${this.options.model} (ids 0–${vocabSize - 1}).`);
+    }
+  }
+
   /**
    * Prompt once (only its last logits row is kept), then each continuation over the cache. The
-   * next continuation's forward is started before this one's log-softmax, so ONNX Runtime's
+   * next continuation's forward is started before this one's rows are read, so ONNX Runtime's
    * threads and the JavaScript reduction overlap.
    */
-  async #scoreWithPromptCache(request: ScoreRequest, signal?: CancelSignal): Promise<number[][]> {
+  async #scoreWithPromptCache<T>(request: ScoreRequest, read: (row: Float32Array, token: number) => T, signal?: CancelSignal): Promise<T[][]> {
     const promptLength = request.promptIds.length;
     const promptOut = await this.#forward(request.promptIds, undefined, 1);
     const lastPromptRow = logitsRows(promptOut.logits, 1)[0] as Float32Array;
@@ -230,7 +252,7 @@ class TransformersEngine implements Engine {
     const start = (continuation: number[]) =>
       continuation.length > 1 ? this.#forward(continuation.slice(0, -1), cache, 0, promptLength) : Promise.resolve(undefined);
     try {
-      const results: number[][] = [];
+      const results: T[][] = [];
       let pending = start(request.continuations[0] as number[]);
       for (const [index, continuation] of request.continuations.entries()) {
         const out = await pending;
@@ -238,7 +260,7 @@ class TransformersEngine implements Engine {
         const next = request.continuations[index + 1];
         pending = next ? start(next) : Promise.resolve(undefined);
         const rows = out ? logitsRows(out.logits, continuation.length - 1) : [];
-        results.push(continuation.map((token, t) => logSoftmaxAt(t === 0 ? lastPromptRow : (rows[t - 1] as Float32Array), token)));
+        results.push(continuation.map((token, t) => read(t === 0 ? lastPromptRow : (rows[t - 1] as Float32Array), token)));
         if (out) disposeAll(out);
       }
       return results;
@@ -249,15 +271,15 @@ class TransformersEngine implements Engine {
   }
 
   /** Reference path: prompt + continuation as one sequence, logits for every position. */
-  async #scoreFromScratch(request: ScoreRequest, signal?: CancelSignal): Promise<number[][]> {
-    const results: number[][] = [];
+  async #scoreFromScratch<T>(request: ScoreRequest, read: (row: Float32Array, token: number) => T, signal?: CancelSignal): Promise<T[][]> {
+    const results: T[][] = [];
     const promptLength = request.promptIds.length;
     for (const continuation of request.continuations) {
       throwIfCancelled(signal);
       const sequence = [...request.promptIds, ...continuation];
       const out = await this.#forward(sequence, undefined, 0);
       const rows = logitsRows(out.logits, sequence.length);
-      results.push(continuation.map((token, t) => logSoftmaxAt(rows[promptLength - 1 + t] as Float32Array, token)));
+      results.push(continuation.map((token, t) => read(rows[promptLength - 1 + t] as Float32Array, token)));
       disposeAll(out);
     }
     return results;
@@ -291,6 +313,35 @@ function logitsRows(logits: Tensor | undefined, count: number): Float32Array[] {
   return rows;
 }
 
+
+/**
+ * log softmax(row)[token] with the token's rank (how many entries are at least as large, as vLLM
+ * counts) and the `topK` largest entries, largest first, ties to the lower id.
+ */
+export function rankedLogprobAt(row: Float32Array, token: number, topK: number): RankedLogprob {
+  const length = row.length;
+  let max = -Infinity;
+  for (let i = 0; i < length; i++) if ((row[i] as number) > max) max = row[i] as number;
+  let sum = 0;
+  const target = row[token] as number;
+  let rank = 0;
+  // Kept sorted, largest first; a new entry only enters when it beats the smallest kept.
+  const top: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const value = row[i] as number;
+    sum += Math.exp(value - max);
+    if (value >= target) rank++;
+    if (topK > 0 && (top.length < topK || value > (row[top[top.length - 1] as number] as number))) {
+      let at = top.length;
+      while (at > 0 && value > (row[top[at - 1] as number] as number)) at--;
+      top.splice(at, 0, i);
+      if (top.length > topK) top.pop();
+    }
+  }
+  // Computed as logSoftmaxAt does, so both give bit-identical log-probs.
+  const logSum = Math.log(sum);
+  return { logprob: target - max - logSum, rank, top: top.map((tokenId) => ({ tokenId, logprob: (row[tokenId] as number) - max - logSum })) };
+}
 
 function presentAsPast(outputs: ModelOutputs): Record<string, Tensor> {
   const entries = Object.entries(outputs).filter(([name]) => name.startsWith('present'));

@@ -14,7 +14,7 @@ import { compareLogprobs } from '../../src/core/logits.ts';
 import type { ScoreRequest } from '../../src/core/engine.ts';
 import { createRng } from '../../src/core/random.ts';
 import { createWebLlmEngine } from '../../src/engines/webllm/index.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import { createNodeStandIn, type StandInEngine } from '../support/webllmStandIn.ts';
 import { STAND_IN_MODEL_URL, readCatalog, tinyWebLlmEntry } from '../support/webllmTinyEntry.ts';
 

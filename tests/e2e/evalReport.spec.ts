@@ -11,8 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
 import { runCli } from '../support/runCli.ts';
-import { chatCompletionBody, startScriptedOpenAiServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { chatCompletionBody, startScriptedOpenAiServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let reportUrl: string;
 

@@ -11,7 +11,7 @@ import { zephyrTemplate } from '../../src/core/chatTemplate.ts';
 import type { Engine, ScoreRequest } from '../../src/core/engine.ts';
 import { planScoring } from '../../src/core/scoringInput.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import type { CrashHow } from './harness/worker.ts';
 import { HARNESS_PATH, TEST_BUILD_URL } from './testBuild.ts';
 

@@ -1,6 +1,6 @@
 /**
  * `build-dataset` end to end on 127.0.0.1, through the real CLI in a child process (node + tsx):
- * generator and judge are the scripted OpenAI-compatible server (tests/support/datasetScript.ts:
+ * generator and judge are the scripted OpenAI-compatible server (scripts/fixtures/datasetScript.ts:
  * canned G.1/G.2/G.4 answers, a malformed judge reply now and then, a persona whose verdicts are
  * never readable, injected 500s and 429s); the baseline is the tiny Llama on the local engine; the
  * reward model and the embedder are the tiny encoders (the embedder a sentence-transformers folder
@@ -34,11 +34,11 @@ import { JudgeBatchRecord, ResponsesRecord } from '../../src/core/dataset/record
 import { COT_RESPONSE_SYSTEM } from '../../src/core/prompts.ts';
 import { buildDataset } from '../../scripts/lib/dataset/build.ts';
 import { createReporter } from '../../scripts/lib/reporter.ts';
-import { datasetChatHandler, type DatasetScriptOptions } from '../support/datasetScript.ts';
+import { datasetChatHandler, type DatasetScriptOptions } from '../../scripts/fixtures/datasetScript.ts';
 import { collect, PROJECT_ROOT, spawnCli, type CliRun } from '../support/runCli.ts';
-import { reply, startScriptedOpenAiServer, type ScriptedHandler, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyEncoders } from '../support/tinyEncoderFixture.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { reply, startScriptedOpenAiServer, type ScriptedHandler, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyEncoders } from '../../scripts/fixtures/tinyEncoderFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const SCRIPT: DatasetScriptOptions = {
   people: {

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../support/runCli.ts';
@@ -62,6 +62,11 @@ function forbiddenGlobals(source: ts.SourceFile): string[] {
   return used.filter((name) => !declared.has(name));
 }
 
+function isInside(folder: string, path: string): boolean {
+  const fromFolder = relative(folder, path);
+  return fromFolder !== '' && !fromFolder.startsWith('..') && !fromFolder.startsWith('/');
+}
+
 function parse(file: string, text = readFileSync(file, 'utf8')): ts.SourceFile {
   return ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
 }
@@ -73,9 +78,12 @@ describe('src/core purity', () => {
     expect(files.length).toBeGreaterThan(10);
   });
 
-  it.each(files.map((file) => [relative(PROJECT_ROOT, file), file]))('%s imports only relative modules and allowed packages', (_name, file) => {
+  it.each(files.map((file) => [relative(PROJECT_ROOT, file), file]))('%s imports only core modules and allowed packages', (_name, file) => {
     for (const specifier of importedSpecifiers(parse(file))) {
-      if (specifier.startsWith('.')) continue;
+      if (specifier.startsWith('.')) {
+        expect(isInside(CORE, resolve(dirname(file), specifier)), `${specifier} leaves src/core`).toBe(true);
+        continue;
+      }
       const packageName = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] as string);
       expect(specifier.startsWith('node:') || builtinModules.includes(packageName), `${specifier} is a Node built-in`).toBe(false);
       expect(ALLOWED_PACKAGES.has(packageName), `${packageName} is not an allowed core dependency`).toBe(true);
@@ -87,6 +95,9 @@ describe('src/core purity', () => {
   });
 
   it('would catch a violation', () => {
+    expect(isInside(CORE, resolve(CORE, 'eval', '../schema.ts'))).toBe(true);
+    expect(isInside(CORE, resolve(CORE, 'eval', '../../engines/openai.ts'))).toBe(false);
+    expect(isInside(CORE, resolve(CORE, '../core-extra/x.ts'))).toBe(false);
     expect(importedSpecifiers(parse('a.ts', "import { readFile } from 'node:fs'; const m = import('os');"))).toEqual(['node:fs', 'os']);
     expect(forbiddenGlobals(parse('a.ts', 'const t = document.title; // window'))).toEqual(['document']);
     expect(forbiddenGlobals(parse('a.ts', "const document = 1; const o = { window: 2 }; o.window; const s = 'process';"))).toEqual([]);

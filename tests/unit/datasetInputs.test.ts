@@ -13,7 +13,7 @@ import { dedupQuestions, divergentQuestionId, extractQuestion, parseQuestions, p
 import { AXES, CV_FOLDS, assignFolds, axesOf, axisFolderName, axisLabels, flatName, membersOf, tableSevenRoster } from '../../src/core/dataset/roster.ts';
 import { rngFor } from '../../src/core/dataset/seeds.ts';
 import { COT_RESPONSE_SYSTEM, cotResponseSystem } from '../../src/core/prompts.ts';
-import { TABLE_7_FIXTURE_PATH, readPaperText, tableSevenLines } from '../support/paperPrompts.ts';
+import { TABLE_7_FIXTURE_PATH, readPaperText, tableSevenLines } from '../../scripts/fixtures/paperPrompts.ts';
 
 const providers = {
   generator: { type: 'local', model: 'g' },

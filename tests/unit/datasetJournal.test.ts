@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Journal, readJsonFile, writeFileAtomic } from '../../scripts/lib/dataset/journal.ts';
+import { Journal } from '../../scripts/lib/dataset/journal.ts';
+import { readJsonFile, writeFileAtomic } from '../../scripts/lib/durableFiles.ts';
 
 const Row = z.object({ key: z.string(), value: z.number() });
 

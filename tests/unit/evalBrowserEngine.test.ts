@@ -18,9 +18,9 @@ import { EvalPairRow } from '../../src/core/eval/rows.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
 import { createBrowserEngine, type BrowserEngine } from '../../scripts/lib/eval/browserEngine.ts';
-import { parseEngineSpec } from '../../scripts/lib/eval/engines.ts';
+import { parseEngineSpec } from '../../scripts/lib/eval/engines/registry.ts';
 import { PROJECT_ROOT, runCli } from '../support/runCli.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const TOLERANCE = 1e-4;
 

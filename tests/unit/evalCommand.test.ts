@@ -21,10 +21,11 @@ import { ASSISTANT_SYSTEM_PROMPT, goldPersonaPrompt, personaInferencePrompt } fr
 import { bootstrapMeanInterval } from '../../src/core/stats.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
-import { createOpenAiServer, loadServerTokenizer } from '../../scripts/lib/openaiServer.ts';
+import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
+import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { runCli, spawnCli } from '../support/runCli.ts';
-import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 let model: string;
 let dir: string;

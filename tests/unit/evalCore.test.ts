@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { judgeBatches, judgeTasks, selectQuestions, summarizeGenerations } from '../../src/core/eval/generations.ts';
 import { planScoringJobs } from '../../src/core/eval/jobs.ts';
-import { meanSd, personaQuality, wordCount } from '../../src/core/eval/personaQuality.ts';
+import { meanSd, personaQuality } from '../../src/core/eval/personaQuality.ts';
+import { wordCount } from '../../src/core/words.ts';
 import { evalPrefixSpec, fewShotBlock, parseFewShotBlock, parsePrefixList, type PersonaMaterial } from '../../src/core/eval/prefixes.ts';
 import { reportJson, reportSections } from '../../src/core/eval/report.ts';
 import { latestByKey, pairRowKey, type EvalPairRow, type GenerationRow, type JudgementRow } from '../../src/core/eval/rows.ts';

@@ -9,13 +9,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { EvalReport } from '../../src/core/eval/report.ts';
 import { summarizePairs } from '../../src/core/eval/summary.ts';
+import { JsonlAppender, writeFileAtomic } from '../../scripts/lib/durableFiles.ts';
 import { createReporter } from '../../scripts/lib/reporter.ts';
 import { loadEvalDataset } from '../../scripts/lib/eval/dataset.ts';
-import { openEngine, parseEngineSpec } from '../../scripts/lib/eval/engines.ts';
-import { JsonlAppender, readJsonl, writeFileAtomic } from '../../scripts/lib/eval/jsonl.ts';
+import { openEngine, parseEngineSpec } from '../../scripts/lib/eval/engines/registry.ts';
 import { renderHtml } from '../../scripts/lib/eval/reportHtml.ts';
 import { renderMarkdown } from '../../scripts/lib/eval/reportMarkdown.ts';
-import { assertResumable, type RunManifest } from '../../scripts/lib/eval/runFiles.ts';
+import { assertResumable, readJsonl, type RunManifest } from '../../scripts/lib/eval/runFiles.ts';
 import { leastSquares, lineInSquare } from '../../scripts/lib/eval/svg.ts';
 
 const silent = createReporter('silent');

@@ -12,8 +12,8 @@ import { embeddingPipelineOf, readSafetensors } from '../../scripts/lib/sentence
 import { encodeSafetensors } from '../../scripts/tinyModel/safetensors.ts';
 import { buildEncoderOnnx, makeTinyEncoder } from '../../scripts/tinyModel/tinyEncoder.ts';
 import { loadEncoderReference } from '../support/encoderReference.ts';
-import { TINY_ENCODER_FIXTURES, ensureTinyEncoders } from '../support/tinyEncoderFixture.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { TINY_ENCODER_FIXTURES, ensureTinyEncoders } from '../../scripts/fixtures/tinyEncoderFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 type Disposable<T> = T & { dispose(): Promise<void> };
 

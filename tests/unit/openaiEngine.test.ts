@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { zephyrTemplate } from '../../src/core/chatTemplate.ts';
 import type { Engine, ScoreRequest } from '../../src/core/engine.ts';
+import { scorePair } from '../../src/core/scorer.ts';
 import { planScoring } from '../../src/core/scoringInput.ts';
 import { createOpenAiEngine } from '../../src/engines/openai.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
-import { createOpenAiServer, loadServerTokenizer } from '../../scripts/lib/openaiServer.ts';
-import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
+import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
+import { modelListBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const PAIRS = [
   { question: 'What should I cook tonight?', chosen: 'A light vegetable curry with rice and lentils.', rejected: 'Order a pizza.' },
@@ -25,7 +27,9 @@ let scripted: ScriptedServer | undefined;
 beforeAll(async () => {
   const dir = await ensureTinyModel();
   local = await createTransformersEngine({ model: dir, device: 'cpu' });
-  server = createOpenAiServer(local, { modelName: 'tiny', tokenizer: await loadServerTokenizer(dir) });
+  // As `serve` runs it: chat prompts tokenized by the server, generated from their ids.
+  const generateFromIds = local.generateFromIds?.bind(local);
+  server = createOpenAiServer(local, { modelName: 'tiny', tokenizer: await loadServerTokenizer(dir), ...(generateFromIds ? { continuer: { continueIds: generateFromIds } } : {}) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   remote = await createOpenAiEngine({ baseUrl, model: 'tiny' });
@@ -58,8 +62,9 @@ function maxDifference(a: number[][], b: number[][]): number {
 }
 
 describe('OpenAI engine against `serve` on the tiny model', () => {
-  it('reports the served model, its context window and the template used for scoring inputs', () => {
-    expect(remote.info).toMatchObject({ backend: 'openai', model: 'tiny', contextWindow: 2048, bosTokenId: 1, eosTokenId: 2, chatTemplate: { name: 'zephyr' } });
+  it('reports the served model, its context window, and the template and special tokens learned from the server', () => {
+    expect(remote.info).toMatchObject({ backend: 'openai', model: 'tiny', contextWindow: 2048, bosTokenId: 1, eosTokenId: 2 });
+    expect(remote.info.chatTemplate).toEqual({ ...local.info.chatTemplate, name: 'tiny (from /tokenizer_info)' });
     expect(remote.info.device).toMatch(/^http 127\.0\.0\.1:\d+$/);
   });
 
@@ -205,4 +210,47 @@ describe('OpenAI engine against servers that lack features', () => {
       delete process.env.WIKIPERSONA_TEST_ENGINE_KEY;
     }
   });
+});
+
+describe('OpenAI engine on non-Zephyr chat formats, through `serve`', () => {
+  for (const chat of ['llama3', 'ministral'] as const) {
+    it(`${chat}: learns the template and BOS/EOS from the server and scores exactly as the local engine (ids and log-probs)`, async () => {
+      const dir = await ensureTinyModel(chat);
+      const variantLocal = await createTransformersEngine({ model: dir, device: 'cpu' });
+      const tokenizer = await loadServerTokenizer(dir);
+      const generateFromIds = variantLocal.generateFromIds?.bind(variantLocal);
+      const variantServer = createOpenAiServer(variantLocal, { modelName: chat, tokenizer, ...(generateFromIds ? { continuer: { continueIds: generateFromIds } } : {}) });
+      try {
+        await new Promise<void>((resolve) => variantServer.listen(0, '127.0.0.1', resolve));
+        const url = `http://127.0.0.1:${(variantServer.address() as AddressInfo).port}/v1`;
+        const engine = await createOpenAiEngine({ baseUrl: url, model: chat });
+        expect({ bos: engine.info.bosTokenId, eos: engine.info.eosTokenId }).toEqual({ bos: variantLocal.info.bosTokenId, eos: variantLocal.info.eosTokenId });
+        expect(engine.info.chatTemplate.source).toBe(variantLocal.info.chatTemplate.source);
+        for (const convention of ['authors', 'clean'] as const) {
+          for (const [index, pair] of PAIRS.entries()) {
+            const toScore = { id: String(index), userContent: pair.question, chosen: pair.chosen, rejected: pair.rejected };
+            const [viaHttp, direct] = [await scorePair(engine, toScore, { convention, aggregation: 'mean' }), await scorePair(variantLocal, toScore, { convention, aggregation: 'mean' })];
+            expect(viaHttp.promptIds).toEqual(direct.promptIds);
+            expect(viaHttp.chosen).toEqual(direct.chosen);
+            expect(viaHttp.rejected).toEqual(direct.rejected);
+            expect(viaHttp.correct).toBe(direct.correct);
+          }
+        }
+        // The chat format's own tokens are in the scored input, as single special tokens.
+        const scored = await scorePair(engine, { id: 'x', userContent: 'Hi', chosen: 'Hello.', rejected: 'Bye.' }, { convention: 'authors', aggregation: 'mean' });
+        expect([...scored.promptIds, ...scored.chosen.ids].filter((id) => id >= 32000).length).toBeGreaterThan(0);
+        // Configured as Zephyr against this server: refused, naming both renderings.
+        // The server's rendering is shown as text (its /detokenize).
+        await expect(createOpenAiEngine({ baseUrl: url, model: chat, chatTemplate: { name: 'zephyr' } })).rejects.toMatchObject({
+          code: 'model-mismatch',
+          message: expect.stringMatching(/The chat template "zephyr" does not match the one .* is served with: it renders "<\|user\|>.*" where the server renders "(<s>|<\|begin_of_text\|>)/),
+        });
+      } finally {
+        variantServer.close();
+        variantServer.closeAllConnections();
+        await tokenizer.close();
+        await variantLocal.dispose();
+      }
+    });
+  }
 });

@@ -4,9 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zephyrTemplate } from '../../src/core/chatTemplate.ts';
 import type { Engine } from '../../src/core/engine.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
-import { createOpenAiServer, loadServerTokenizer, type PromptContinuer, type ServerTokenizer } from '../../scripts/lib/openaiServer.ts';
+import { createOpenAiServer } from '../../scripts/lib/openaiServer.ts';
+import type { PromptContinuer } from '../../scripts/lib/openaiServerProtocol.ts';
+import { loadServerTokenizer, type ServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { loadReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
+import {
+  assertVllmCompletionLogprobs,
+  assertVllmPromptLogprobs,
+  CompletionResponse,
+  TokenizeResponse,
+  type CompletionLogProbs,
+  type PromptLogprobs,
+} from '../support/vllmProtocol.ts';
 
 let engine: Engine;
 let tokenizer: ServerTokenizer;
@@ -113,12 +123,26 @@ describe('OpenAI-compatible server: routes', () => {
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: plain.json.usage as object });
   });
 
-  it('tokenizes like the engine, adding BOS by default, and chats through the template', async () => {
+  it('tokenizes at the root as vLLM does: BOS by default, token_strs on request, the chat template for messages', async () => {
     const ids = await engine.tokenize('Hello there');
-    expect((await post('/tokenize', { model: 'tiny', prompt: 'Hello there', add_special_tokens: false })).json).toEqual({ count: ids.length, max_model_len: 2048, tokens: ids });
-    expect((await post('/v1/tokenize', { prompt: 'Hello there' })).json.tokens).toEqual([1, ...ids]);
+    const plain = await post('/tokenize', { model: 'tiny', prompt: 'Hello there', add_special_tokens: false });
+    expect(TokenizeResponse.parse(plain.json)).toEqual({ count: ids.length, max_model_len: 2048, tokens: ids, token_strs: null });
+    const withBos = TokenizeResponse.parse((await post('/tokenize', { prompt: 'Hello there', return_token_strs: true })).json);
+    expect(withBos.tokens).toEqual([1, ...ids]);
+    // The vocabulary pieces, as convert_ids_to_tokens gives them.
+    expect(withBos.token_strs).toEqual(['<s>', '▁Hello', '▁there']);
     const chatIds = await engine.tokenize(zephyrTemplate.render(messages, { addGenerationPrompt: true }));
     expect((await post('/tokenize', { messages })).json.tokens).toEqual(chatIds);
+    expect((await post('/tokenize', { messages, add_special_tokens: true })).json.tokens).toEqual([1, ...chatIds]);
+    expect((await post('/tokenize', { messages, add_generation_prompt: false })).json.tokens).toEqual(await engine.tokenize(zephyrTemplate.render(messages, { addGenerationPrompt: false })));
+    // vLLM serves /tokenize beside /v1, not under it.
+    expect((await post('/v1/tokenize', { prompt: 'Hello there' })).status).toBe(404);
+    expect((await post('/detokenize', { tokens: withBos.tokens })).json).toEqual({ prompt: tokenizer.decode(withBos.tokens) });
+  });
+
+  it('reports the tokenizer config and its chat template on /tokenizer_info', async () => {
+    const response = await fetch(`${base}/tokenizer_info`);
+    expect(await response.json()).toMatchObject({ tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', eos_token: '</s>', chat_template: engine.info.chatTemplate.source });
   });
 
   it('keeps serving after a streaming client disconnects mid-answer', async () => {
@@ -170,66 +194,109 @@ describe('OpenAI-compatible server: errors', () => {
   });
 });
 
-describe('OpenAI-compatible server: prompt log-probs', () => {
+describe('OpenAI-compatible server: prompt log-probs in vLLM\'s shapes', () => {
   const question = 'What should I cook tonight?';
 
   async function promptIds(): Promise<number[]> {
     return [1, ...(await engine.tokenize(zephyrTemplate.render([{ role: 'user', content: question }, { role: 'assistant', content: 'A curry.' }], { addGenerationPrompt: false })))];
   }
 
-  it('echoes token-id prompts with teacher-forced log-probs, the first one null', async () => {
+  /** Teacher-forced log-probs of positions 1.. of `ids`. */
+  async function expectedScores(ids: number[]): Promise<number[]> {
+    return (await engine.score({ promptIds: ids.slice(0, 1), continuations: [ids.slice(1)] })).logprobs[0] as number[];
+  }
+
+  it('echoes token-id prompts: tokens as vLLM decodes them, log-probs with the first null, top_logprobs and text_offset', async () => {
     const ids = await promptIds();
-    const expected = (await engine.score({ promptIds: ids.slice(0, 1), continuations: [ids.slice(1)] })).logprobs[0] as number[];
-    const { status, json } = await post('/v1/completions', { model: 'tiny', prompt: ids, echo: true, logprobs: 1, max_tokens: 0 });
+    const { status, json } = await post('/v1/completions', { model: 'tiny', prompt: ids, echo: true, logprobs: 2, max_tokens: 0 });
     expect(status).toBe(200);
-    const choice = (json.choices as { index: number; text: string; finish_reason: string; logprobs: { tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: null } }[])[0];
-    expect(choice?.logprobs.token_logprobs[0]).toBeNull();
-    expect(choice?.logprobs.token_logprobs.slice(1)).toEqual(expected);
-    expect(choice?.logprobs.tokens).toEqual(tokenizer.tokenStrings(ids));
-    expect(choice?.logprobs.tokens[0]).toBe('<s>');
-    expect(choice?.text).toBe(tokenizer.decode(ids));
-    expect(choice?.finish_reason).toBe('length');
-    expect(json.usage).toEqual({ prompt_tokens: ids.length, completion_tokens: 0, total_tokens: ids.length });
+    const response = CompletionResponse.parse(json);
+    const choice = response.choices[0] as CompletionResponse['choices'][number];
+    const logprobs = choice.logprobs as CompletionLogProbs;
+    assertVllmCompletionLogprobs(logprobs, ids.length);
+    expect(logprobs.token_logprobs[0]).toBeNull();
+    expect(logprobs.top_logprobs[0]).toBeNull();
+    expect(logprobs.token_logprobs.slice(1)).toEqual(await expectedScores(ids));
+    // Position 0 is decode(id); the others are the entries' decoded tokens (decode([id]) per token).
+    expect(logprobs.tokens).toEqual(ids.map((id) => tokenizer.decode([id])));
+    expect(logprobs.tokens.slice(0, 3)).toEqual(['<s>', '<', '|']);
+    // Each top_logprobs entry: the actual token, then the top 2 (the actual one once), keyed by text.
+    logprobs.top_logprobs.slice(1).forEach((top, p) => {
+      const entries = Object.entries(top ?? {});
+      expect(entries.length).toBeGreaterThanOrEqual(2);
+      expect(entries.length).toBeLessThanOrEqual(3);
+      expect(top?.[logprobs.tokens[p + 1] as string]).toBe(logprobs.token_logprobs[p + 1]);
+    });
+    // In echo mode vLLM also returns the prompt's dictionaries, with `logprobs` alternatives.
+    assertVllmPromptLogprobs(choice.prompt_logprobs as PromptLogprobs, ids, 2);
+    expect(choice.text).toBe(tokenizer.decode(ids));
+    expect(choice.finish_reason).toBe('length');
+    expect(choice.stop_reason).toBeNull();
+    expect(response.usage).toEqual({ prompt_tokens: ids.length, completion_tokens: 0, total_tokens: ids.length, prompt_tokens_details: null });
   });
 
-  it('gives vLLM-style prompt_logprobs keyed by token id, and scores a batch of prompts', async () => {
+  it('gives prompt_logprobs as vLLM does: the actual token with its real rank, then the top k with ranks 1..k', async () => {
     const ids = await promptIds();
     const other = ids.slice(0, 7);
-    const { json } = await post('/v1/completions', { model: 'tiny', prompt: [ids, other], echo: true, max_tokens: 0, prompt_logprobs: 1 });
-    const choices = json.choices as { index: number; logprobs: unknown; prompt_logprobs: (Record<string, { logprob: number; decoded_token: string }> | null)[] }[];
-    expect(choices.map((choice) => choice.index)).toEqual([0, 1]);
-    expect(choices[0]?.logprobs).toBeNull();
+    const { json } = await post('/v1/completions', { model: 'tiny', prompt: [ids, other], echo: true, max_tokens: 0, prompt_logprobs: 3 });
+    const response = CompletionResponse.parse(json);
+    expect(response.choices.map((choice) => choice.index)).toEqual([0, 1]);
+    expect(response.choices[0]?.logprobs).toBeNull();
     const expected = (await engine.score({ promptIds: ids.slice(0, 1), continuations: [ids.slice(1), other.slice(1)] })).logprobs;
-    choices.forEach((choice, i) => {
+    response.choices.forEach((choice, i) => {
       const sequence = i === 0 ? ids : other;
-      expect(choice.prompt_logprobs).toHaveLength(sequence.length);
-      expect(choice.prompt_logprobs[0]).toBeNull();
-      const values = choice.prompt_logprobs.slice(1).map((entry, k) => entry?.[String(sequence[k + 1])]?.logprob);
-      expect(values).toEqual(expected[i]);
+      const positions = choice.prompt_logprobs as PromptLogprobs;
+      assertVllmPromptLogprobs(positions, sequence, 3);
+      expect(positions.slice(1).map((entry, k) => entry?.[String(sequence[k + 1])]?.logprob)).toEqual(expected[i]);
     });
+    // The random model often prefers another token: the position then lists a better top-1.
+    const positions = response.choices[0]?.prompt_logprobs as PromptLogprobs;
+    const outranked = positions.slice(1).filter((entry, k) => (entry?.[String(ids[k + 1])]?.rank ?? 0) > 1);
+    expect(outranked.length).toBeGreaterThan(0);
+    for (const entry of outranked) {
+      const top1 = Object.values(entry ?? {}).find((value) => value.rank === 1);
+      expect(top1?.logprob).toBeGreaterThan(Math.max(...Object.values(entry ?? {}).filter((value) => value.rank !== 1).map((value) => value.logprob)));
+    }
+    // prompt_logprobs 0: the actual token alone.
+    const alone = CompletionResponse.parse((await post('/v1/completions', { model: 'tiny', prompt: other, echo: true, max_tokens: 0, prompt_logprobs: 0 })).json);
+    assertVllmPromptLogprobs(alone.choices[0]?.prompt_logprobs as PromptLogprobs, other, 0);
   });
 
-  it('tokenizes a text prompt with BOS first and echoes the text itself', async () => {
+  it('tokenizes a text prompt with the tokenizer\'s BOS unless add_special_tokens is false, and echoes the text itself', async () => {
     const ids = [1, ...(await engine.tokenize(question))];
     const { json } = await post('/v1/completions', { model: 'tiny', prompt: question, echo: true, logprobs: 0, max_tokens: 0 });
-    const choice = (json.choices as { text: string; logprobs: { token_logprobs: (number | null)[] } }[])[0];
-    expect(choice?.text).toBe(question);
-    expect(choice?.logprobs.token_logprobs).toHaveLength(ids.length);
-    expect((json.usage as { prompt_tokens: number }).prompt_tokens).toBe(ids.length);
+    const response = CompletionResponse.parse(json);
+    expect(response.choices[0]?.text).toBe(question);
+    expect(response.choices[0]?.logprobs?.token_logprobs).toHaveLength(ids.length);
+    expect(response.usage.prompt_tokens).toBe(ids.length);
+    const bare = CompletionResponse.parse((await post('/v1/completions', { model: 'tiny', prompt: question, echo: true, logprobs: 0, max_tokens: 0, add_special_tokens: false })).json);
+    expect(bare.usage.prompt_tokens).toBe(ids.length - 1);
   });
 
-  it('with a continuer, generates from a raw prompt after the echo, scoring the new tokens too', async () => {
+  it('refuses a token id outside the vocabulary with a 400, as it refuses negative ids', async () => {
+    for (const id of [32000, 10 ** 9]) {
+      const response = await post('/v1/completions', { model: 'tiny', prompt: [1, id, 5], echo: true, logprobs: 0, max_tokens: 0 });
+      expect(response.status).toBe(400);
+      expect(response.json.error).toMatchObject({ type: 'invalid_request_error', param: 'prompt', message: expect.stringMatching(new RegExp(`Token id ${id} is out of vocabulary \\(ids 0–31999\\)`)) });
+    }
+    expect((await post('/v1/completions', { model: 'tiny', prompt: [1, -3], echo: true, logprobs: 0, max_tokens: 0 })).status).toBe(400);
+  });
+
+  it('with a continuer, generates from a raw prompt after the echo, the new tokens ranked too', async () => {
     const ids = await promptIds();
     const { status, json } = await post('/v1/completions', { model: 'tiny', prompt: ids, echo: true, logprobs: 1, max_tokens: 4, temperature: 0 }, baseWithContinuer);
     expect(status).toBe(200);
-    const choice = (json.choices as { text: string; logprobs: { tokens: string[]; token_logprobs: (number | null)[] } }[])[0];
+    const choice = CompletionResponse.parse(json).choices[0] as CompletionResponse['choices'][number];
     const generated = lastContinuation;
     expect(generated.length).toBeGreaterThan(0);
     expect(json.usage).toMatchObject({ prompt_tokens: ids.length, completion_tokens: generated.length });
-    expect(choice?.logprobs.tokens).toEqual(tokenizer.tokenStrings([...ids, ...generated]));
-    expect(choice?.text).toBe(tokenizer.decode(ids) + tokenizer.decode(generated.filter((id) => id !== 2)));
-    // The generated tokens' log-probs are teacher-forced given the prompt.
+    const logprobs = choice.logprobs as CompletionLogProbs;
+    assertVllmCompletionLogprobs(logprobs, ids.length + generated.length);
+    expect(logprobs.tokens).toEqual([...ids, ...generated].map((id) => tokenizer.decode([id])));
+    expect(choice.text).toBe(tokenizer.decode(ids) + tokenizer.decode(generated.filter((id) => id !== 2)));
+    // The generated tokens' log-probs are teacher-forced given the prompt; greedy means rank 1.
     const expected = (await engine.score({ promptIds: ids, continuations: [generated] })).logprobs[0];
-    expect(choice?.logprobs.token_logprobs.slice(ids.length)).toEqual(expected);
+    expect(logprobs.token_logprobs.slice(ids.length)).toEqual(expected);
+    logprobs.top_logprobs.slice(ids.length).forEach((top) => expect(Object.keys(top ?? {})).toHaveLength(1));
   });
 });

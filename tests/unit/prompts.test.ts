@@ -32,8 +32,8 @@ import {
   firstMismatch,
   readAppendixGFixture,
   readPaperText,
-} from '../support/paperPrompts.ts';
-import type { PaperPromptId } from '../support/paperPrompts.ts';
+} from '../../scripts/fixtures/paperPrompts.ts';
+import type { PaperPromptId } from '../../scripts/fixtures/paperPrompts.ts';
 
 const paperText = readPaperText();
 /** The paper itself when it is there, else the committed copy of its Appendix G lines. */

@@ -2,11 +2,15 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { parseBuildConfig } from '../../src/core/dataset/config.ts';
 import { acceptsTopK, type ChatRequest } from '../../src/core/providers.ts';
+import { createRoles } from '../../scripts/lib/dataset/roles.ts';
+import { createReporter } from '../../scripts/lib/reporter.ts';
 import { chatRequestBody, createHttpRewardProvider, createOpenAiChatProvider } from '../../scripts/lib/providers.ts';
 import { openRequestCache, type RequestCache } from '../../scripts/lib/requestCache.ts';
 import { ProviderError, parseRetryAfter } from '../../scripts/lib/resilientCall.ts';
-import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../support/scriptedOpenAiServer.ts';
+import { chatCompletionBody, reply, startScriptedOpenAiServer, type ScriptedServer } from '../../scripts/fixtures/scriptedOpenAiServer.ts';
 
 const CHAT = '/v1/chat/completions';
 const KEY_ENV = 'WIKIPERSONA_TEST_PROVIDER_KEY';
@@ -298,6 +302,54 @@ describe('OpenAI chat provider: cache, usage and secrets', () => {
     expect(() => createOpenAiChatProvider({ baseUrl: 'http://127.0.0.1:9/v1', model: 'm', apiKeyEnv: KEY_ENV })).toThrow(
       new RegExp(`environment variable ${KEY_ENV} is not set`),
     );
+  });
+});
+
+describe('OpenAI chat provider: max_completion_tokens', () => {
+  /** OpenAI's answer to `max_tokens` on a model that takes `max_completion_tokens` only (o-series, GPT-5). */
+  const rejectsMaxTokens = (body: unknown) =>
+    (body as Record<string, unknown>).max_tokens !== undefined
+      ? reply({ status: 400, body: { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: 'invalid_request_error', param: 'max_tokens', code: 'unsupported_parameter' } } })
+      : chatCompletionBody([`limit ${String((body as Record<string, unknown>).max_completion_tokens)}`]);
+
+  it('auto: switches to max_completion_tokens when the model refuses max_tokens, and keeps it', async () => {
+    server = await startScriptedOpenAiServer({ [CHAT]: rejectsMaxTokens });
+    const cache = openRequestCache(join(dir, 'cache.sqlite'));
+    const provider = createOpenAiChatProvider({ baseUrl: server.baseUrl, model: 'o3-mini', cache, ...FAST });
+    expect((await provider.chat(ask('a'))).texts).toEqual(['limit 16']);
+    expect((await provider.chat(ask('b', { maxTokens: 32 }))).texts).toEqual(['limit 32']);
+    const bodies = server.requests.map((request) => request.body as Record<string, unknown>);
+    expect(bodies.map((body) => ('max_tokens' in body ? 'max_tokens' : 'max_completion_tokens'))).toEqual(['max_tokens', 'max_completion_tokens', 'max_completion_tokens']);
+    expect(provider.stats()).toMatchObject({ calls: 2, requests: 3, retries: 0, failures: 0 });
+    // The cache key is the request, not the wire name of its limit: a re-run is answered from the cache.
+    const rerun = createOpenAiChatProvider({ baseUrl: server.baseUrl, model: 'o3-mini', cache, maxTokensParameter: 'max_tokens' });
+    expect((await rerun.chat(ask('a'))).cached).toBe(true);
+    cache.close();
+  });
+
+  it('max_completion_tokens: sends it from the first request; max_tokens: fails with the server’s reason', async () => {
+    server = await startScriptedOpenAiServer({ [CHAT]: rejectsMaxTokens });
+    const modern = createOpenAiChatProvider({ baseUrl: server.baseUrl, model: 'o3-mini', maxTokensParameter: 'max_completion_tokens' });
+    expect((await modern.chat(ask('a'))).texts).toEqual(['limit 16']);
+    expect(server.requests).toHaveLength(1);
+    const legacy = createOpenAiChatProvider({ baseUrl: server.baseUrl, model: 'o3-mini', maxTokensParameter: 'max_tokens', ...FAST });
+    await expect(legacy.chat(ask('a'))).rejects.toThrow(/HTTP 400.*Unsupported parameter: 'max_tokens' is not supported with this model/);
+  });
+
+  it('a build role configured with maxTokensParameter sends it', async () => {
+    server = await startScriptedOpenAiServer({ [CHAT]: rejectsMaxTokens });
+    const raw = JSON.parse(await readFile(new URL('../../examples/build-dataset/tiny.json', import.meta.url), 'utf8')) as { providers: Record<string, Record<string, unknown>> };
+    raw.providers.judge = { ...raw.providers.judge, baseUrl: server.baseUrl, maxTokensParameter: 'max_completion_tokens' };
+    const parsed = parseBuildConfig(raw);
+    if (!parsed.ok) throw new Error(parsed.issues.join('\n'));
+    const roles = createRoles(parsed.config, { configPath: fileURLToPath(new URL('../../examples/build-dataset/tiny.json', import.meta.url)), cachePath: join(dir, 'roles.sqlite'), reporter: createReporter('silent') });
+    try {
+      expect((await roles.judge.chat(ask('a'))).texts).toEqual(['limit 16']);
+      expect(server.requests).toHaveLength(1);
+      expect(server.requests[0]?.body).toMatchObject({ max_completion_tokens: 16 });
+    } finally {
+      await roles.close();
+    }
   });
 });
 

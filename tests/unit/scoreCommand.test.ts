@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
 import { runCli } from '../support/runCli.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const PAIRS = [
   { id: 'p1', persona: 'Ada', type: 'personal', split: 'test', prompt: 'What should I cook tonight?', chosen: 'A light vegetable curry.', rejected: 'Order a pizza.' },

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadServerTokenizer } from '../../scripts/lib/openaiServer.ts';
+import { loadServerTokenizer } from '../../scripts/lib/serverTokenizer.ts';
 import { loadReferenceLlama } from '../support/llamaReference.ts';
 import { collect, spawnCli } from '../support/runCli.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const Completion = z.object({ choices: z.array(z.object({ text: z.string(), finish_reason: z.string() })), usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }) });
 const Tokens = z.object({ tokens: z.array(z.number()) });

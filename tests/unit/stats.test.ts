@@ -7,11 +7,12 @@ import {
   normalQuantile,
   orderAgreement,
   pearson,
+  quantile,
   regularizedIncompleteBeta,
   wilsonInterval,
   winRateMatrix,
   type Judgement,
-  type PairOutcome,
+  type GradedPair,
 } from '../../src/core/stats.ts';
 
 // z for a two-sided 95% interval: scipy.special.ndtri(0.975) = 1.959963984540054, z² = 3.8414588206941254.
@@ -29,6 +30,17 @@ describe('normalQuantile', () => {
     expect(normalQuantile(0)).toBe(-Infinity);
     expect(normalQuantile(1)).toBe(Infinity);
     expect(() => normalQuantile(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('quantile', () => {
+  it('matches numpy.quantile (linear) and ignores input order', () => {
+    // numpy.quantile([4, 1, 3, 2], [0.25, 0.5, 0.75]) = [1.75, 2.5, 3.25]; numpy.median([3, 1, 2]) = 2.0
+    expect([0.25, 0.5, 0.75].map((p) => quantile([4, 1, 3, 2], p))).toEqual([1.75, 2.5, 3.25]);
+    expect(quantile([3, 1, 2], 0.5)).toBe(2);
+    expect(quantile([10, 2, 33], 0)).toBe(2);
+    expect(quantile([10, 2, 33], 1)).toBe(33);
+    expect(quantile([], 0.5)).toBeNaN();
   });
 });
 
@@ -172,7 +184,7 @@ describe('bootstrapMeanInterval', () => {
 });
 
 describe('accuracyTable', () => {
-  const outcomes = (persona: string | undefined, type: PairOutcome['type'], correct: number, ties: number, wrong: number): PairOutcome[] => [
+  const outcomes = (persona: string | undefined, type: GradedPair['type'], correct: number, ties: number, wrong: number): GradedPair[] => [
     ...Array.from({ length: correct }, () => ({ persona, type, correct: true })),
     ...Array.from({ length: ties }, () => ({ persona, type, correct: false, tie: true })),
     ...Array.from({ length: wrong }, () => ({ persona, type, correct: false })),

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_MODEL_FILES, makeTinyModel } from '../../scripts/tinyModel/makeTinyModel.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 env.allowRemoteModels = false;
 env.useFSCache = false;
@@ -69,6 +69,42 @@ describe('tiny model tokenizer', () => {
       '<|system|>\nYou are terse.</s>\n<|user|>\nHi!</s>\n<|assistant|>\n',
     );
     expect(tokenizer.encode('<|user|>', { add_special_tokens: false })).toEqual([523, 28766, 1838, 28766, 28767]);
+  });
+});
+
+describe('tiny model chat variants', () => {
+  it("llama3: Llama-3's special tokens are added tokens after the vocabulary, with BOS/EOS in every config file", async () => {
+    const variant = await ensureTinyModel('llama3');
+    expect(await readJson(join(variant, 'config.json'))).toMatchObject({ vocab_size: 32004, bos_token_id: 32000, eos_token_id: 32003 });
+    expect(await readJson(join(variant, 'generation_config.json'))).toMatchObject({ bos_token_id: 32000, eos_token_id: 32003 });
+    expect(await readJson(join(variant, 'tokenizer_config.json'))).toMatchObject({ bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>', added_tokens_decoder: { '32003': { content: '<|eot_id|>', special: true } } });
+    const tokenizer = await AutoTokenizer.from_pretrained(variant);
+    const chat = [
+      { role: 'user', content: 'Hi!' },
+      { role: 'assistant', content: 'Hello.' },
+    ];
+    const text = tokenizer.apply_chat_template(chat, { tokenize: false }) as string;
+    expect(text).toBe('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>');
+    const ids = tokenizer.encode(text, { add_special_tokens: false });
+    // Each tag is one token, not pieces of text.
+    expect(ids.filter((id) => id >= 32000)).toEqual([32000, 32001, 32002, 32003, 32001, 32002, 32003]);
+    // The post-processor adds Llama-3's BOS, as a real Llama-3 tokenizer does.
+    expect(tokenizer.encode('Hi', { add_special_tokens: true })[0]).toBe(32000);
+    expect(tokenizer.decode([32000, 32003], { skip_special_tokens: false })).toBe('<|begin_of_text|><|eot_id|>');
+  });
+
+  it('ministral: [INST] and [/INST] are added tokens; BOS and EOS stay <s> and </s>', async () => {
+    const variant = await ensureTinyModel('ministral');
+    expect(await readJson(join(variant, 'config.json'))).toMatchObject({ vocab_size: 32002, bos_token_id: 1, eos_token_id: 2 });
+    const tokenizer = await AutoTokenizer.from_pretrained(variant);
+    const chat = [
+      { role: 'system', content: 'Be terse.' },
+      { role: 'user', content: 'Hi!' },
+      { role: 'assistant', content: 'Hello.' },
+    ];
+    const text = tokenizer.apply_chat_template(chat, { tokenize: false }) as string;
+    expect(text).toBe('<s>[INST]Be terse.\n\nHi![/INST]Hello.</s>');
+    expect(tokenizer.encode(text, { add_special_tokens: false }).filter((id) => id <= 2 || id >= 32000)).toEqual([1, 32000, 32001, 2]);
   });
 });
 

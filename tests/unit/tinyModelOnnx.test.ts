@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadReferenceLlama, logSoftmax, positionIdsFromMask, argmax } from '../support/llamaReference.ts';
 import type { ReferenceCache, ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 env.allowRemoteModels = false;
 env.useFSCache = false;

@@ -7,7 +7,7 @@ import type { PreTrainedModel, PreTrainedTokenizer, Tensor } from '@huggingface/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadReferenceLlama } from '../support/llamaReference.ts';
 import type { ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 env.allowRemoteModels = false;
 env.useFSCache = false;

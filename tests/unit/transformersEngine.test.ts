@@ -5,7 +5,7 @@ import { keepNucleus } from '../../src/core/logits.ts';
 import { planScoring, type ScoringPlan } from '../../src/core/scoringInput.ts';
 import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const PAIRS = [
   { question: 'What should I cook tonight?', chosen: 'A light vegetable curry with rice and lentils.', rejected: 'Order a pizza.' },
@@ -79,6 +79,35 @@ describe('Transformers.js engine on the tiny Llama (Node, CPU)', () => {
         expect(Math.max(...late.map((value, t) => Math.abs(value - (got[t] as number))))).toBeGreaterThan(0.1);
       });
     }
+  });
+
+  it('ranks each scored token in the vocabulary and lists the top-k as the float64 reference does', async () => {
+    const { question, chosen } = PAIRS[0] as (typeof PAIRS)[number];
+    const p = await plan(question, [chosen]);
+    const continuation = p.continuations[0] as number[];
+    const request = { promptIds: p.sharedPromptIds, continuations: [continuation] };
+    const ranked = (await engine.scoreRanked?.(request, 3))?.[0] ?? [];
+    const { logprobs } = await engine.score(request);
+    // The log-probs are score's, bit for bit.
+    expect(ranked.map((entry) => entry.logprob)).toEqual(logprobs[0]);
+    const sequence = [...p.sharedPromptIds, ...continuation];
+    const rows = reference.forward([sequence], [sequence.map(() => 1)]).logits[0] as Float64Array[];
+    continuation.forEach((token, t) => {
+      const expected = logSoftmax(rows[p.sharedPromptIds.length - 1 + t] as Float64Array);
+      const order = Array.from(expected.keys()).sort((a, b) => (expected[b] as number) - (expected[a] as number));
+      const entry = ranked[t];
+      expect(entry?.top.map((top) => top.tokenId)).toEqual(order.slice(0, 3));
+      expect(entry?.rank).toBe(order.indexOf(token) + 1);
+      entry?.top.forEach((top) => expect(Math.abs(top.logprob - (expected[top.tokenId] as number))).toBeLessThan(2e-3));
+    });
+    // The random model does not always put the answer's token first: ranks above 1 are exercised.
+    expect(ranked.some((entry) => entry.rank > 1)).toBe(true);
+    expect((await engine.scoreRanked?.(request, 0))?.[0]?.every((entry) => entry.top.length === 0)).toBe(true);
+  });
+
+  it('refuses a token id outside the vocabulary before running the model', async () => {
+    await expect(engine.score({ promptIds: [1, 32000], continuations: [[5]] })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/Token id 32000 is outside the vocabulary .*0–31999/) });
+    await expect(engine.generateFromIds?.([1, 99999], { maxNewTokens: 2 })).rejects.toMatchObject({ code: 'invalid-input' });
   });
 
   it('refuses a sequence longer than the context window with a message saying what to do', async () => {

@@ -43,7 +43,7 @@ import {
   type WebLlmEngineSurface,
 } from '../../src/engines/webllm/index.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import { STAND_IN_LIB_URL, STAND_IN_MODEL_URL, readCatalog, tinyWebLlmEntry } from '../support/webllmTinyEntry.ts';
 import { TINYLLAMA_V1_CONV_TEMPLATE, createNodeStandIn, webllmError, type StandInEngine, type WebLlmStandIn } from '../support/webllmStandIn.ts';
 

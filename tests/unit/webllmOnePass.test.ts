@@ -15,7 +15,7 @@ import { createWebLlmEngine, type WebLlmEngine } from '../../src/engines/webllm/
 import { PINNED_WEBLLM_MODEL_VERSION, probePipeline } from '../../src/engines/webllm/pipelineInternals.ts';
 import { judgeFastPath, toleranceFor } from '../../src/engines/webllm/scoringCheck.ts';
 import { loadReferenceLlama, logSoftmax, type ReferenceLlama } from '../support/llamaReference.ts';
-import { ensureTinyModel } from '../support/tinyModelFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import { toyTokenizer } from '../support/toyTokenizer.ts';
 import { createNodeStandIn, type StandInEngine, type StandInOptions, type WebLlmStandIn } from '../support/webllmStandIn.ts';
 import { STAND_IN_MODEL_URL, readCatalog, tinyWebLlmEntry } from '../support/webllmTinyEntry.ts';

@@ -30,7 +30,8 @@ import { formatTable } from '../format.ts';
 import type { Reporter } from '../reporter.ts';
 import { stagePath, type StageContext } from './context.ts';
 import { finalize, okRecords, type FinalizeResult } from './finalize.ts';
-import { Journal, readJsonFile, writeFileAtomic } from './journal.ts';
+import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
+import { Journal, REBUILD_STAGE } from './journal.ts';
 import { createRoles, type RoleProviders, type RoleUsage } from './roles.ts';
 import { filterStage } from './stageFilter.ts';
 import { judgeStage } from './stageJudge.ts';
@@ -73,7 +74,7 @@ const Manifest = z.object({ configHash: z.string(), promptsVersion: z.string(), 
 
 function checkManifest(outDir: string, config: BuildConfig, hash: string): void {
   const path = join(outDir, 'build.json');
-  const manifest = readJsonFile(path, Manifest);
+  const manifest = readJsonFile(path, Manifest, REBUILD_STAGE);
   if (manifest && manifest.configHash !== hash) {
     throw new AppError(
       'invalid-input',

@@ -13,7 +13,7 @@ import { AuthorsFormattedRecord, AuthorsRawRecord, PreferencePair } from '../../
 import { AppError } from '../../../src/core/errors.ts';
 import type { StageContext } from './context.ts';
 import type { Journal } from './journal.ts';
-import { writeFileAtomic } from './journal.ts';
+import { writeFileAtomic } from '../durableFiles.ts';
 import { decidedMatches } from './stageJudge.ts';
 
 type Ok<T> = Extract<T, { ok: true }>;

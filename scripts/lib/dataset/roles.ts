@@ -16,8 +16,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { CancelSignal } from '../../../src/core/cancel.ts';
-import type { BuildConfig, ChatRole, Pricing, RoleName } from '../../../src/core/dataset/config.ts';
-import { costOf } from '../../../src/core/dataset/plan.ts';
+import type { BuildConfig, ChatRoleConfig, RoleName } from '../../../src/core/dataset/config.ts';
 import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../../src/core/providers.ts';
 import { loadLocalEngine } from '../localEngine.ts';
 import {
@@ -30,6 +29,7 @@ import {
 import type { Reporter } from '../reporter.ts';
 import { openRequestCache, type RequestCache } from '../requestCache.ts';
 import { embeddingPipelineOf } from '../sentenceTransformers.ts';
+import { UsageCounter } from '../usage.ts';
 
 export interface RoleUsage {
   role: RoleName;
@@ -46,24 +46,11 @@ export interface RoleUsage {
   costUsd?: number;
 }
 
-class Usage {
-  calls = 0;
-  cached = 0;
-  failed = 0;
-  items = 0;
-  promptTokens = 0;
-  completionTokens = 0;
-
-  constructor(
-    readonly role: RoleName,
-    readonly pricing: Pricing | undefined,
-  ) {}
-
-  report(provider: string): RoleUsage {
-    const usage: RoleUsage = { role: this.role, provider, calls: this.calls, cached: this.cached, failed: this.failed, items: this.items, promptTokens: this.promptTokens, completionTokens: this.completionTokens };
-    if (this.pricing) usage.costUsd = costOf(this.promptTokens, this.completionTokens, this.pricing);
-    return usage;
-  }
+function roleUsage(role: RoleName, provider: string, usage: UsageCounter): RoleUsage {
+  const report: RoleUsage = { role, provider, calls: usage.calls, cached: usage.cacheHits, failed: usage.failures, items: usage.items, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens };
+  const costUsd = usage.costUsd();
+  if (costUsd !== undefined) report.costUsd = costUsd;
+  return report;
 }
 
 /** A lazily created value, created once even when many callers ask at the same time. */
@@ -126,10 +113,10 @@ export function modelPath(model: string, configDir: string): string {
   return existsSync(local) || model.startsWith('.') ? local : model;
 }
 
-function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: RequestCache, reporter: Reporter, disposers: (() => Promise<void>)[], override?: ChatProvider): ChatRoleHandle {
+function chatHandle(role: RoleName, config: ChatRoleConfig, configDir: string, cache: RequestCache, reporter: Reporter, disposers: (() => Promise<void>)[], override?: ChatProvider): ChatRoleHandle {
   const concurrency = config.type === 'openai' ? config.concurrency : 1;
   const limit: LimitFunction = pLimit(concurrency);
-  const usage = new Usage(role, config.type === 'openai' ? config.pricing : undefined);
+  const usage = new UsageCounter(config.type === 'openai' ? config.pricing : undefined);
   const id = override?.id ?? (config.type === 'openai' ? `openai:${config.model}` : `local:${modelPath(config.model, configDir)}`);
   const provider = lazy<ChatProvider>(async () => {
     if (override) return override;
@@ -142,6 +129,7 @@ function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: 
         ...(config.maxRetries !== undefined && { maxRetries: config.maxRetries }),
         ...(config.backoffMs !== undefined && { backoffMs: config.backoffMs }),
         ...(config.timeoutMs !== undefined && { timeoutMs: config.timeoutMs }),
+        ...(config.maxTokensParameter !== undefined && { maxTokensParameter: config.maxTokensParameter }),
         cache,
         onRetry: (message) => reporter.warn(`${role}: ${message}`),
         onWarning: (message) => reporter.warn(`${role}: ${message}`),
@@ -159,19 +147,15 @@ function chatHandle(role: RoleName, config: ChatRole, configDir: string, cache: 
       limit(async () => {
         try {
           const response = await (await provider()).chat(request, signal);
-          if (response.cached) usage.cached++;
-          else {
-            usage.calls++;
-            usage.promptTokens += response.usage.promptTokens;
-            usage.completionTokens += response.usage.completionTokens;
-          }
+          if (response.cached) usage.cacheHits++;
+          else usage.answered(response.usage);
           return response;
         } catch (error) {
-          usage.failed++;
+          usage.failures++;
           throw error;
         }
       }),
-    usage: () => usage.report(id),
+    usage: () => roleUsage(role, id, usage),
   };
 }
 
@@ -186,7 +170,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
   const baseline = chatHandle('baseline', providers.baseline, configDir, cache, options.reporter, disposers, overrides.baseline);
 
   const rewardConfig = providers.reward;
-  const rewardUsage = new Usage('reward', undefined);
+  const rewardUsage = new UsageCounter(undefined);
   const rewardConcurrency = rewardConfig.type === 'http' ? rewardConfig.concurrency : 1;
   const rewardLimit = pLimit(rewardConcurrency);
   const rewardId = overrides.reward?.id ?? (rewardConfig.type === 'http' ? `reward:${rewardConfig.url}` : `local:${modelPath(rewardConfig.model, configDir)}`);
@@ -202,7 +186,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
   const rewardCached = rewardConfig.type === 'local' && !overrides.reward;
 
   const embedderConfig = providers.embedder;
-  const embedderUsage = new Usage('embedder', undefined);
+  const embedderUsage = new UsageCounter(undefined);
   const embedderLimit = pLimit(1);
   const embedderId = overrides.embedder?.id ?? `local:${modelPath(embedderConfig.model, configDir)}`;
   const embedderProvider = lazy<EmbeddingProvider>(async () => {
@@ -219,22 +203,22 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
    * Local models are cached here too (HTTP providers cache themselves), so a finished build re-run,
    * or a new folder over the same cache, recomputes nothing. The key covers the model and the inputs.
    */
-  const counted = async <T>(usage: Usage, request: { providerId: string; cached: boolean; body: unknown; items: number; parse: (value: unknown) => T | undefined }, run: () => Promise<T>): Promise<T> => {
+  const counted = async <T>(usage: UsageCounter, request: { providerId: string; cached: boolean; body: unknown; items: number; parse: (value: unknown) => T | undefined }, run: () => Promise<T>): Promise<T> => {
     if (request.cached) {
       const hit = request.parse(cache.get(request.providerId, request.body));
       if (hit !== undefined) {
-        usage.cached++;
+        usage.cacheHits++;
         return hit;
       }
     }
     try {
       const result = await run();
-      usage.calls++;
+      usage.answered();
       usage.items += request.items;
       if (request.cached) cache.put(request.providerId, request.body, result);
       return result;
     } catch (error) {
-      usage.failed++;
+      usage.failures++;
       throw error;
     }
   };
@@ -257,7 +241,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
           async () => (await rewardProvider()).score(items, signal),
         ),
       ),
-    usage: () => rewardUsage.report(rewardId),
+    usage: () => roleUsage('reward', rewardId, rewardUsage),
   };
   const embedder: EmbedderRoleHandle = {
     id: embedderId,
@@ -271,7 +255,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
           async () => (await embedderProvider()).embed(texts, signal),
         ),
       ),
-    usage: () => embedderUsage.report(embedderId),
+    usage: () => roleUsage('embedder', embedderId, embedderUsage),
   };
 
   return {

@@ -25,7 +25,8 @@ import { deriveSeed, rngFor } from '../../../src/core/dataset/seeds.ts';
 import { AppError } from '../../../src/core/errors.ts';
 import { z } from 'zod';
 import { callFailure, runItems, stagePath, unlessCancelled, type StageContext } from './context.ts';
-import { Journal, readJsonFile, writeFileAtomic } from './journal.ts';
+import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
+import { Journal, REBUILD_STAGE } from './journal.ts';
 
 const QuestionsFile = z.object({ questions: z.array(Question) });
 
@@ -46,7 +47,7 @@ function generatorRequest(context: StageContext, prompt: string, seed: number) {
 /** The build's people, from stages/personas.json when an earlier run made it. */
 export async function personasStage(context: StageContext): Promise<PersonaRecord[]> {
   const path = stagePath(context, 'personas.json');
-  const existing = readJsonFile(path, PersonasFile);
+  const existing = readJsonFile(path, PersonasFile, REBUILD_STAGE);
   if (existing) return existing.personas;
   const { config } = context;
   let file: PersonasFile;
@@ -129,7 +130,7 @@ async function collectSet(context: StageContext, set: QuestionSet): Promise<{ qu
 /** Every question of the build, with ids; from stages/questions.json when an earlier run made it. */
 export async function questionsStage(context: StageContext, personas: readonly PersonaRecord[]): Promise<Question[]> {
   const path = stagePath(context, 'questions.json');
-  const existing = readJsonFile(path, QuestionsFile);
+  const existing = readJsonFile(path, QuestionsFile, REBUILD_STAGE);
   if (existing) return existing.questions;
   const { config } = context;
   const axes = axesOf(personas);

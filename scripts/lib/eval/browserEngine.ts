@@ -7,17 +7,17 @@
  *
  * Owns: a static server for the build on 127.0.0.1 (dist/, plus `/models/` from public/models and
  * the generated tiny model when present; real 404s, which Transformers.js's file probes need),
- * the browser (Debian's /usr/bin/chromium or CHROMIUM_PATH, else Playwright's own), the catalog
- * entry → worker spec mapping, `auto` device choice, and request routing: with `network: 'local'`
- * (the default for Transformers.js entries, whose files are all served here) every request that
- * would leave 127.0.0.1 is aborted and reported.
+ * the browser (the one scripts/lib/chromium.ts picks), the catalog entry → worker spec mapping,
+ * `auto` device choice, and request routing: with `network: 'local'` (the default for
+ * Transformers.js entries, whose files are all served here) every request that would leave
+ * 127.0.0.1 is aborted and reported.
  *
  * Failures handled: no build (run `npm run build`), an unknown or not-yet-hosted catalog entry, a
  * device the entry or the browser lacks, errors thrown in the page (they come back serialized,
  * their codes intact), cancellation (an interrupt to the page), and a browser that dies (every
  * later call rejects with `worker-crashed`). It builds nothing itself.
  */
-import { CHROMIUM_ARGS, systemChromiumPath } from '../chromium.ts';
+import { CHROMIUM_ARGS, chromiumExecutablePath } from '../chromium.ts';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -194,9 +194,9 @@ async function workerSpec(entry: CatalogEntry, device: BrowserDevice, driver: Dr
 async function launch(options: BrowserEngineOptions): Promise<{ browser: Browser | undefined; context: BrowserContext }> {
   // Imported when used: Playwright is a dev dependency and the CLI's other engines do not need it.
   const { chromium } = await import('@playwright/test');
-  const systemChromium = systemChromiumPath();
+  const executablePath = chromiumExecutablePath(chromium);
   const launchOptions = {
-    ...(systemChromium ? { executablePath: systemChromium } : {}),
+    ...(executablePath ? { executablePath } : {}),
     headless: true,
     args: [...CHROMIUM_ARGS, ...(options.chromiumArgs ?? [])],
   };
@@ -323,7 +323,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** The generated tiny model (tests/support/tinyModelFixture.ts), as vite.config.ts serves it in dev and preview. */
+/** The generated tiny model (scripts/fixtures/tinyModelFixture.ts), as vite.config.ts serves it in dev and preview. */
 const TINY_MODEL_DIR = join(PROJECT_ROOT, 'tests/fixtures/generated/tiny-llama');
 
 interface Mount {

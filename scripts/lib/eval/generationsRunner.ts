@@ -21,8 +21,8 @@ import { evalPrefixSpec, type PersonaMaterial } from '../../../src/core/eval/pre
 import { generationKey, latestByKey, type GenerationRow, type JudgementRow } from '../../../src/core/eval/rows.ts';
 import { applyPrefix } from '../../../src/core/prefixes.ts';
 import type { Reporter } from '../reporter.ts';
-import type { ChatRole } from './engines.ts';
-import type { JsonlAppender } from './jsonl.ts';
+import type { ChatRoleProvider } from './chatRoles.ts';
+import type { JsonlAppender } from '../durableFiles.ts';
 
 const MISSING_GENERATION = 'missing-generation';
 
@@ -43,7 +43,7 @@ export interface GenerationsRunInput {
   material: ReadonlyMap<string, PersonaMaterial>;
   shuffle?: Readonly<Record<string, string>>;
   questions: readonly JudgeQuestion[];
-  judge: ChatRole;
+  judge: ChatRoleProvider;
   settings: GenerationSettings;
   previous: { generations: readonly GenerationRow[]; judgements: readonly JudgementRow[] };
   generationRows: JsonlAppender;

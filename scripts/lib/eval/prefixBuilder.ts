@@ -41,9 +41,9 @@ import { FEW_SHOT_DEFAULT_COUNT, specialPersonTag } from '../../../src/core/pref
 import { createRng, sampleWithoutReplacement } from '../../../src/core/random.ts';
 import type { Persona } from '../../../src/core/schema.ts';
 import { readText } from '../cliInput.ts';
-import type { ChatRole } from './engines.ts';
+import type { ChatRoleProvider } from './chatRoles.ts';
 import type { EvalDataset, NamedPair } from './dataset.ts';
-import { writeFileAtomic } from './jsonl.ts';
+import { writeFileAtomic } from '../durableFiles.ts';
 import type { Reporter } from '../reporter.ts';
 
 export interface PersonaGeneration {
@@ -63,7 +63,7 @@ export interface PrefixBuildInput {
   /** The prefix file to reuse (`--prefix-file`, or the run folder's own from an earlier start). */
   existing?: PrefixFile;
   engine?: Engine;
-  personaModel?: ChatRole;
+  personaModel?: ChatRoleProvider;
   generation: PersonaGeneration;
   /** Where the prefix file is (re)written as texts are made. */
   outPath: string;
@@ -252,7 +252,7 @@ async function generateOne(kind: GeneratedPrefix, name: string, train: readonly 
       finishReason = result.finishReason;
       model = `${engine.info.backend}:${engine.info.model}`;
     } else {
-      const role = input.personaModel as ChatRole;
+      const role = input.personaModel as ChatRoleProvider;
       const response = await role.chat({ messages, temperature: generation.temperature, topP: 1, maxTokens: generation.maxNewTokens, seed }, input.signal);
       text = response.texts[0] ?? '';
       model = role.id;
@@ -283,7 +283,7 @@ async function generateOne(kind: GeneratedPrefix, name: string, train: readonly 
 }
 
 async function save(path: string, file: PrefixFile): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(PrefixFile.parse(file), null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(PrefixFile.parse(file), null, 2)}\n`);
 }
 
 /**

@@ -5,9 +5,7 @@
  * never disagrees with the rows. Every eval command calls `writeReport` when it finishes, so the
  * report grows as the commands write into one folder.
  */
-import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { AppError } from '../../../src/core/errors.ts';
 import { summarizeGenerations } from '../../../src/core/eval/generations.ts';
 import { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
 import { personaQuality } from '../../../src/core/eval/personaQuality.ts';
@@ -16,11 +14,10 @@ import { EvalPairRow, GenerationRow, JudgementRow } from '../../../src/core/eval
 import { summarizePairs } from '../../../src/core/eval/summary.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
 import { Persona } from '../../../src/core/schema.ts';
-import { readText } from '../cliInput.ts';
-import { readJsonl, writeFileAtomic } from './jsonl.ts';
+import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
 import { renderHtml } from './reportHtml.ts';
 import { renderMarkdown } from './reportMarkdown.ts';
-import { RunManifest, runPaths } from './runFiles.ts';
+import { readJsonl, RunManifest, runPaths } from './runFiles.ts';
 
 /** The seed every bootstrap and random pairing uses when no run manifest says otherwise (the authors'). */
 export const DEFAULT_SEED = 24;
@@ -45,25 +42,9 @@ export const GenerationsManifest = z.object({
 });
 export type GenerationsManifest = z.infer<typeof GenerationsManifest>;
 
-export async function readJsonFile<Schema extends z.ZodType>(path: string, schema: Schema, what: string): Promise<z.output<Schema>> {
-  const text = await readText(path, what);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new AppError('invalid-input', `${path} is not JSON (${(error as Error).message}).`);
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AppError('invalid-input', `${path}: field "${issue?.path.join('.') ?? ''}": ${issue?.message ?? 'invalid'}.`);
-  }
-  return parsed.data;
-}
-
 export async function assembleReport(out: string): Promise<EvalReport> {
   const paths = runPaths(out);
-  const manifest = existsSync(paths.manifest) ? await readJsonFile(paths.manifest, RunManifest, 'run manifest') : undefined;
+  const manifest = readJsonFile(paths.manifest, RunManifest);
   const seed = manifest?.settings.seed ?? DEFAULT_SEED;
   const report: EvalReport = {
     title: `WikiPersona evaluation${manifest ? `: ${manifest.dataset.source}` : ''}`,
@@ -80,12 +61,12 @@ export async function assembleReport(out: string): Promise<EvalReport> {
   };
   const { rows } = await readJsonl(paths.pairs, EvalPairRow);
   if (rows.length > 0) report.pairs = summarizePairs(rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 });
-  if (existsSync(paths.personas)) {
-    const input = await readJsonFile(paths.personas, PersonasInput, 'persona texts');
+  const input = readJsonFile(paths.personas, PersonasInput);
+  if (input) {
     report.personas = { source: input.source, ...personaQuality(input.personas, { seed: input.seed, ...(input.examples ? { examples: input.examples } : {}) }) };
   }
-  if (existsSync(paths.generationsManifest)) {
-    const generations = await readJsonFile(paths.generationsManifest, GenerationsManifest, 'generations manifest');
+  const generations = readJsonFile(paths.generationsManifest, GenerationsManifest);
+  if (generations) {
     const [generationRows, judgementRows] = await Promise.all([readJsonl(paths.generations, GenerationRow), readJsonl(paths.judgements, JudgementRow)]);
     report.generations = {
       judge: generations.judge,
@@ -103,8 +84,8 @@ export async function assembleReport(out: string): Promise<EvalReport> {
 export async function writeReport(out: string): Promise<EvalReport> {
   const report = await assembleReport(out);
   const paths = runPaths(out);
-  await writeFileAtomic(paths.summary, reportJson(report));
-  await writeFileAtomic(paths.reportMarkdown, renderMarkdown(report));
-  await writeFileAtomic(paths.reportHtml, renderHtml(report));
+  writeFileAtomic(paths.summary, reportJson(report));
+  writeFileAtomic(paths.reportMarkdown, renderMarkdown(report));
+  writeFileAtomic(paths.reportHtml, renderHtml(report));
   return report;
 }

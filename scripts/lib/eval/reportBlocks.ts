@@ -7,7 +7,7 @@
 import { QUALITY_COLUMNS, type MeanSd } from '../../../src/core/eval/personaQuality.ts';
 import type { EvalReport } from '../../../src/core/eval/report.ts';
 import type { PairsSummary } from '../../../src/core/eval/summary.ts';
-import type { QuestionType } from '../../../src/core/stats.ts';
+import type { QuestionTypeGroup } from '../../../src/core/stats.ts';
 import { barChart, scatterChart, type BarGroup } from './svg.ts';
 import { interval, num, percent, prefixLabel, pValue, TYPE_ORDER } from './reportText.ts';
 
@@ -47,7 +47,7 @@ function runBlocks(report: EvalReport): Block[] {
   return [{ kind: 'heading', level: 2, text: 'Run', id: 'run' }, { kind: 'table', header: ['', ''], rows }];
 }
 
-function typesOf(summary: PairsSummary): QuestionType[] {
+function typesOf(summary: PairsSummary): QuestionTypeGroup[] {
   return TYPE_ORDER.filter((type) => summary.accuracy.some((entry) => entry.byType[type] !== undefined));
 }
 

@@ -18,6 +18,7 @@ import { Aggregation } from '../../../src/core/aggregate.ts';
 import { AppError } from '../../../src/core/errors.ts';
 import { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
 import { Convention, TruncationLimits } from '../../../src/core/scoringInput.ts';
+import { readJsonLines, type JsonlRead } from '../durableFiles.ts';
 
 export function runPaths(out: string) {
   return {
@@ -34,6 +35,14 @@ export function runPaths(out: string) {
   };
 }
 export type RunPaths = ReturnType<typeof runPaths>;
+
+/**
+ * Every row of one of the folder's JSON Lines files (none when it does not exist), a torn last
+ * line cut off (scripts/lib/durableFiles.ts); a damaged file is a rejection like any failed read.
+ */
+export async function readJsonl<Schema extends z.ZodType>(path: string, schema: Schema): Promise<JsonlRead<z.output<Schema>>> {
+  return readJsonLines(path, schema, 'fix or delete that line, then re-run');
+}
 
 export const RunManifest = z.object({
   format: z.literal('wikipersona-eval-run'),

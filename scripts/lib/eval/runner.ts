@@ -11,7 +11,7 @@ import type { JobPlan, ScoringJob, UnavailableJob } from '../../../src/core/eval
 import { finiteOrNull, type EvalPairRow } from '../../../src/core/eval/rows.ts';
 import { scorePairs, type PairScore, type ScoreSettings } from '../../../src/core/scorer.ts';
 import type { Reporter } from '../reporter.ts';
-import type { JsonlAppender } from './jsonl.ts';
+import type { JsonlAppender } from '../durableFiles.ts';
 
 export interface ScoringRunInput {
   engine: Engine;

@@ -4,10 +4,10 @@
  * for its error bars needs many people). Failed pairs are counted apart, never as losses.
  */
 import type { PrefixKind } from '../../core/prefixes.ts';
-import { accuracyTable, type AccuracyCell, type QuestionType } from '../../core/stats.ts';
+import { accuracyTable, type AccuracyCell, type QuestionTypeGroup } from '../../core/stats.ts';
 import type { PairResult, RunPair } from '../storage/records.ts';
 
-export type TypeKey = QuestionType | 'all';
+export type TypeKey = QuestionTypeGroup | 'all';
 
 export interface KindAccuracy {
   kind: PrefixKind;

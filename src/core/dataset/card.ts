@@ -17,6 +17,7 @@
  */
 import { acceptsTopK } from '../providers.ts';
 import type { PreferencePair } from '../schema.ts';
+import { wordCount } from '../words.ts';
 import type { BuildConfig } from './config.ts';
 import type { PersonaRecord } from './records.ts';
 import { axesOf } from './roster.ts';
@@ -34,11 +35,6 @@ export function summarize(values: readonly number[]): Summary {
   const mean = values.reduce((sum, value) => sum + value, 0) / n;
   const variance = n < 2 ? 0 : values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (n - 1);
   return { n, mean, sd: Math.sqrt(variance) };
-}
-
-export function wordCount(text: string): number {
-  const trimmed = text.trim();
-  return trimmed === '' ? 0 : trimmed.split(/\s+/u).length;
 }
 
 export interface AxisAgreement {

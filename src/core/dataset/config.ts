@@ -73,6 +73,11 @@ export const OpenAiChatRole = z.strictObject({
   /** First backoff delay in ms, doubled per retry (Retry-After wins when the server sends one). */
   backoffMs: wholeNumber(0, 600_000).optional(),
   timeoutMs: wholeNumber(1, 3_600_000).optional(),
+  /**
+   * How requests name their length limit: newer OpenAI models take `max_completion_tokens` only.
+   * Absent or `auto`: `max_tokens`, switching when the server refuses it.
+   */
+  maxTokensParameter: oneOf(['auto', 'max_tokens', 'max_completion_tokens']).optional(),
 });
 export type OpenAiChatRole = z.infer<typeof OpenAiChatRole>;
 
@@ -84,8 +89,8 @@ const typeError = (allowed: string) => (issue: { input?: unknown }) => {
   return `expected "type" to be ${allowed}, got ${type === undefined ? 'no "type" field' : JSON.stringify(type)}`;
 };
 
-export const ChatRole = z.discriminatedUnion('type', [OpenAiChatRole, LocalChatRole], { error: typeError('"openai" or "local"') });
-export type ChatRole = z.infer<typeof ChatRole>;
+export const ChatRoleConfig = z.discriminatedUnion('type', [OpenAiChatRole, LocalChatRole], { error: typeError('"openai" or "local"') });
+export type ChatRoleConfig = z.infer<typeof ChatRoleConfig>;
 
 export const RewardRole = z.discriminatedUnion(
   'type',
@@ -105,9 +110,9 @@ export type EmbedderRole = z.infer<typeof EmbedderRole>;
 
 export const ProvidersConfig = z.strictObject(
   {
-    generator: ChatRole,
-    judge: ChatRole,
-    baseline: ChatRole,
+    generator: ChatRoleConfig,
+    judge: ChatRoleConfig,
+    baseline: ChatRoleConfig,
     reward: RewardRole,
     embedder: EmbedderRole,
   },

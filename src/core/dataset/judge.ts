@@ -58,11 +58,11 @@ export function judgeBatchMessages(matches: readonly OrderedMatch[]): ChatMessag
   );
 }
 
-export type Verdict =
+export type JudgeVerdict =
   | { ok: true; outputAIsBetter: boolean; explanation: string; raw: string }
   | { ok: false; error: string; raw: string };
 
-export type ParsedReply = { ok: true; verdicts: Verdict[] } | { ok: false; error: string };
+export type ParsedReply = { ok: true; verdicts: JudgeVerdict[] } | { ok: false; error: string };
 
 /** Every top-level `{…}` span of `text`, braces inside JSON strings ignored. */
 export function jsonObjectSpans(text: string): string[] {
@@ -133,7 +133,7 @@ function unwrap(value: unknown, raw: string): { value: unknown; raw: string }[] 
   return [{ value, raw }];
 }
 
-function toVerdict(value: unknown, raw: string): Verdict {
+function toVerdict(value: unknown, raw: string): JudgeVerdict {
   if (value === undefined) return { ok: false, error: 'not valid JSON', raw };
   if (!isRecord(value)) return { ok: false, error: 'not a JSON object', raw };
   const preference = field(value, PREFERENCE_KEY);

@@ -8,6 +8,7 @@
  */
 import type { Persona } from '../schema.ts';
 import { rouge } from '../rouge.ts';
+import { wordCount } from '../words.ts';
 import { PREFIX_TEXT_FIELDS } from './prefixes.ts';
 import { shuffleAssignment } from './shuffle.ts';
 
@@ -62,11 +63,6 @@ export function meanSd(values: readonly number[]): MeanSd {
   const mean = values.reduce((total, value) => total + value, 0) / n;
   const variance = values.reduce((total, value) => total + (value - mean) ** 2, 0) / n;
   return { mean, sd: Math.sqrt(variance), n };
-}
-
-/** Python's `len(text.split())`. */
-export function wordCount(text: string): number {
-  return text.split(/\s+/).filter((word) => word !== '').length;
 }
 
 function columnText(persona: Persona, column: QualityColumn): string | undefined {

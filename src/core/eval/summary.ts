@@ -21,7 +21,7 @@ import {
   type Correlation,
   type Interval,
   type PersonaAccuracy,
-  type QuestionType,
+  type QuestionTypeGroup,
 } from '../stats.ts';
 import { basePrefix, isShuffled, shuffledPrefix, sortPrefixes, type BaseEvalPrefix, type EvalPrefix } from './prefixes.ts';
 import { latestByKey, type EvalPairRow, type ScoredPairRow } from './rows.ts';
@@ -40,7 +40,7 @@ export interface PrefixAccuracy {
   scored: number;
   failed: number;
   /** Per question type present: mean over personas (bootstrap CI) and pooled (Wilson CI). */
-  byType: Partial<Record<QuestionType, AcrossPersonas>>;
+  byType: Partial<Record<QuestionTypeGroup, AcrossPersonas>>;
   /** Per-persona totals (size-weighted over types, the authors' "Total Accuracy"), then their mean. */
   total: AcrossPersonas;
   personas: PersonaAccuracy[];
@@ -70,7 +70,7 @@ export interface PairCounts {
 export interface VariantAccuracy {
   variant: 'right' | 'shuffled' | 'none';
   prefix: EvalPrefix;
-  byType: Partial<Record<QuestionType, Interval>>;
+  byType: Partial<Record<QuestionTypeGroup, Interval>>;
   total: Interval;
 }
 
@@ -83,7 +83,7 @@ export interface SensitivityEntry {
   base: Exclude<BaseEvalPrefix, 'none'>;
   variants: VariantAccuracy[];
   /** Right − shuffled, per persona, then the mean with a bootstrap CI over personas. */
-  rightMinusShuffled: { byType: Partial<Record<QuestionType, PairedDifference>>; total: PairedDifference };
+  rightMinusShuffled: { byType: Partial<Record<QuestionTypeGroup, PairedDifference>>; total: PairedDifference };
   /** Personas whose shuffle partner was themselves (the authors' rule allows one). */
   keptOwnPrefix: string[];
 }
@@ -112,7 +112,7 @@ export interface PairsSummary {
   baselines: {
     random: number;
     /** Mean over personas without a prefix, when `none` was scored. */
-    noPrefix?: { byType: Partial<Record<QuestionType, number>>; total: number };
+    noPrefix?: { byType: Partial<Record<QuestionTypeGroup, number>>; total: number };
   };
   sensitivity: SensitivityEntry[];
   equity: EquityEntry[];
@@ -171,8 +171,8 @@ function countRows(rows: readonly EvalPairRow[], allRows: readonly EvalPairRow[]
   return { rows: rows.length, scored: rows.length - failed, failed, ties, truncatedPrompt, truncatedAnswers, failedByCode, writtenBySession };
 }
 
-function mapTypes<In, Out>(byType: Partial<Record<QuestionType, In>>, map: (value: In) => Out): Partial<Record<QuestionType, Out>> {
-  const out: Partial<Record<QuestionType, Out>> = {};
+function mapTypes<In, Out>(byType: Partial<Record<QuestionTypeGroup, In>>, map: (value: In) => Out): Partial<Record<QuestionTypeGroup, Out>> {
+  const out: Partial<Record<QuestionTypeGroup, Out>> = {};
   for (const type of QUESTION_TYPES) {
     const value = byType[type];
     if (value !== undefined) out[type] = map(value);
@@ -185,7 +185,7 @@ function variantAccuracy(variant: VariantAccuracy['variant'], entry: PrefixAccur
 }
 
 /** Per persona accuracy of one type (or the total), keyed by persona. */
-function personaAccuracies(entry: PrefixAccuracy, type: QuestionType | 'total'): Map<string, number> {
+function personaAccuracies(entry: PrefixAccuracy, type: QuestionTypeGroup | 'total'): Map<string, number> {
   return new Map(
     entry.personas.flatMap((persona) => {
       const cell = type === 'total' ? persona.total : persona.byType[type];
@@ -195,7 +195,7 @@ function personaAccuracies(entry: PrefixAccuracy, type: QuestionType | 'total'):
 }
 
 /** Mean over personas of a − b, for personas scored under both; undefined when none are. */
-function pairedDifference(a: PrefixAccuracy, b: PrefixAccuracy, type: QuestionType | 'total', options: SummaryOptions): PairedDifference | undefined {
+function pairedDifference(a: PrefixAccuracy, b: PrefixAccuracy, type: QuestionTypeGroup | 'total', options: SummaryOptions): PairedDifference | undefined {
   const left = personaAccuracies(a, type);
   const right = personaAccuracies(b, type);
   const differences = [...left].flatMap(([persona, value]) => {
@@ -215,7 +215,7 @@ function sensitivity(byPrefix: ReadonlyMap<EvalPrefix, PrefixAccuracy>, scored: 
     const none = byPrefix.get('none');
     const total = pairedDifference(right, shuffledEntry, 'total', options);
     if (!total) return [];
-    const byType: Partial<Record<QuestionType, PairedDifference>> = {};
+    const byType: Partial<Record<QuestionTypeGroup, PairedDifference>> = {};
     for (const type of QUESTION_TYPES) {
       const difference = pairedDifference(right, shuffledEntry, type, options);
       if (difference) byType[type] = difference;

@@ -1,0 +1,204 @@
+/**
+ * `eval --dataset D --engine E --prefixes none,tag,few-shot,persona,name,gold --out DIR`: builds
+ * every prefix as the authors do (spec §3; texts kept in DIR/prefixes.json for reuse with
+ * --prefix-file), scores every test pair under every prefix (longest first, the shared prompt
+ * computed once per pair, one fsynced JSONL row per pair, so a killed run resumes where it
+ * stopped), and writes accuracy per prefix × question type with bootstrap CIs over personas
+ * (Figure 3/5), prefix sensitivity (Appendix L, with `shuffle-*` prefixes) and equity (Figure 6).
+ *
+ * A resumed run must match the folder's manifest (engine, dataset, settings): checked before the
+ * model loads. Exit: 0 when every row scored; 2 when input needed fixing or rows failed; 130 when
+ * interrupted.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command} from 'commander';
+import { Option } from 'commander';
+import { Aggregation } from '../../../src/core/aggregate.ts';
+import type { Engine } from '../../../src/core/engine.ts';
+import { AppError } from '../../../src/core/errors.ts';
+import { planScoringJobs } from '../../../src/core/eval/jobs.ts';
+import { parsePrefixList, sortPrefixes, type EvalPrefix } from '../../../src/core/eval/prefixes.ts';
+import type { EvalReport } from '../../../src/core/eval/report.ts';
+import { EvalPairRow, latestByKey } from '../../../src/core/eval/rows.ts';
+import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
+import { AUTHORS_LIMITS, Convention } from '../../../src/core/scoringInput.ts';
+import { parseInteger, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
+import { formatTable } from '../../lib/format.ts';
+import { EXIT_USER_ERROR } from '../../lib/main.ts';
+import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
+import { createReporter, defaultReporterMode } from '../../lib/reporter.ts';
+import { formatStats, openChatRole, type ChatRoleProvider } from '../../lib/eval/chatRoles.ts';
+import { loadEvalDataset, type NamedPair } from '../../lib/eval/dataset.ts';
+import { openEngine, parseEngineSpec } from '../../lib/eval/engines/registry.ts';
+import { assertPrefixRoles, buildPrefixes, type BuiltPrefixes } from '../../lib/eval/prefixBuilder.ts';
+import { writeReport } from '../../lib/eval/report.ts';
+import { interval, prefixLabel } from '../../lib/eval/reportText.ts';
+import { runScoring, type ScoringRunResult } from '../../lib/eval/runner.ts';
+import { assertResumable, readJsonl, RunManifest, runPaths } from '../../lib/eval/runFiles.ts';
+import { addCommonOptions, addEngineOptions, addPrefixOptions, engineOptions, parsePositive, parsePrefixes, personaGeneration, type CommonOptions, type EngineFlags, type PrefixFlags } from './flags.ts';
+import { EXIT_INTERRUPTED, runPrefixFile, sessionId, withInterrupt } from './session.ts';
+
+interface ScoreRunOptions extends CommonOptions, EngineFlags, PrefixFlags {
+  dataset: string;
+  engine: string;
+  prefixes: EvalPrefix[];
+  convention: Convention;
+  norm: Aggregation;
+  split: SplitChoice;
+  truncation: boolean;
+  maxLength: number;
+  maxPromptLength: number;
+  bootstrap: number;
+  retryFailed?: boolean;
+}
+
+/** Adds the scoring run's options and action to the `eval` command itself. */
+export function addScoreRun(command: Command): void {
+  command
+    .option('--dataset <file|dir>', 'pairs: a file (JSON, JSONL, CSV) or a folder of the authors\u2019 train_*/test_* files')
+    .option('--engine <spec>', 'local:<model dir>, openai:<baseUrl>#<model> (prompt log-probs needed), webllm:<catalog id> or browser:<catalog id>[@wasm|@webgpu] (the page\u2019s worker in headless Chromium; run `npm run build` first)')
+    .addOption(new Option('--prefixes <list>', `comma-separated: ${['none', 'tag', 'few-shot', 'persona', 'persona-gpt4', 'name', 'gold', 'shuffle-<any>'].join(', ')}`).argParser(parsePrefixes).default(parsePrefixList('none,tag,few-shot,persona,name,gold'), 'none,tag,few-shot,persona,name,gold'))
+    .option('--out <dir>', 'output folder (created; an existing run there is resumed)')
+    .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
+    .addOption(new Option('--norm <how>', 'aggregation of token log-probs').choices(Aggregation.options).default('mean'))
+    .addOption(new Option('--split <which>', 'pairs to score; auto = test pairs when there are any').choices(SPLIT_CHOICES).default('auto'))
+    .option('--no-truncation', 'score whole sequences (only the context window limits them)')
+    .option('--max-length <n>', 'prompt + longer answer, in tokens', parseInteger, AUTHORS_LIMITS.maxLength)
+    .option('--max-prompt-length <n>', 'prompt tokens kept (from the end) when too long', parseInteger, AUTHORS_LIMITS.maxPromptLength)
+    .option('--bootstrap <n>', 'bootstrap resamples for the CIs over personas', parsePositive, 1000)
+    .option('--retry-failed', 'score again the pairs whose rows failed (the new row supersedes the old)');
+  addCommonOptions(command);
+  addEngineOptions(command);
+  addPrefixOptions(command);
+  command.action(async (options: ScoreRunOptions) => {
+    process.exitCode = await withInterrupt((signal) => runEval(options, signal));
+  });
+}
+
+/** What a run knows before its engine loads. */
+type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
+
+async function runEval(options: ScoreRunOptions, signal: AbortSignal): Promise<number> {
+  const run = await prepareRun(options);
+  const { reporter, paths } = run;
+  const engine = await openEngine(run.spec, engineOptions(options), reporter);
+  let personaModel: ChatRoleProvider | undefined;
+  try {
+    await writeRunManifest(run, engine);
+    if (options.personaModel) personaModel = await openChatRole(options.personaModel, engineOptions(options), reporter);
+    const built = await buildPrefixes({
+      dataset: run.dataset,
+      prefixes: options.prefixes,
+      seed: options.seed,
+      ...(run.existing ? { existing: run.existing } : {}),
+      engine,
+      ...(personaModel ? { personaModel } : {}),
+      generation: personaGeneration(options),
+      outPath: paths.prefixes,
+      reporter,
+      signal,
+    });
+    const result = await scoreRemaining(run, engine, built, signal);
+    if (result.scored > 0) reporter.info(`Scored ${result.scored} pair(s) in ${result.seconds.toFixed(1)} s (${(result.scored / result.seconds).toFixed(2)} pairs/s).`);
+    if (personaModel) reporter.info(formatStats(personaModel.id, personaModel.stats()));
+    const report = await writeReport(run.out);
+    printAccuracy(report, run.out);
+    if (result.interrupted) {
+      reporter.warn(`Interrupted: re-run the same command to resume (${report.pairs?.counts.rows ?? 0} rows are kept in ${paths.pairs}).`);
+      return EXIT_INTERRUPTED;
+    }
+    return (report.pairs?.counts.failed ?? 0) > 0 || run.dataset.invalidRows > 0 ? EXIT_USER_ERROR : 0;
+  } finally {
+    await personaModel?.close();
+    await engine.dispose();
+  }
+}
+
+/** Checks the input and, on a resume, the folder's manifest: everything that needs no model. */
+async function prepareRun(options: ScoreRunOptions) {
+  if (!options.dataset || !options.engine || !options.out) {
+    throw new AppError('invalid-input', 'eval needs --dataset, --engine and --out (or a subcommand: personas, generations).');
+  }
+  if (options.truncation && options.maxPromptLength >= options.maxLength) {
+    throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);
+  }
+  const reporter = createReporter(options.quiet ? 'quiet' : defaultReporterMode());
+  const out = resolve(options.out);
+  const paths = runPaths(out);
+  const spec = parseEngineSpec(options.engine);
+  const dataset = await loadEvalDataset(options.dataset, reporter);
+  const toScore = selectSplit(dataset.pairs, options.split) as NamedPair[];
+  if (toScore.length === 0) throw new AppError('invalid-input', `${options.dataset} has no ${options.split} pairs to score: choose another --split.`);
+  await mkdir(out, { recursive: true });
+  const existing = await runPrefixFile(paths.prefixes, options.prefixFile);
+  assertPrefixRoles(dataset, options.prefixes, existing, { engine: true, personaModel: options.personaModel !== undefined });
+
+  const limits = options.truncation ? { maxLength: options.maxLength, maxPromptLength: options.maxPromptLength } : null;
+  const previous = readJsonFile(paths.manifest, RunManifest);
+  const settings: RunManifest['settings'] = { convention: options.convention, norm: options.norm, limits, split: options.split, seed: options.seed, bootstrapResamples: options.bootstrap, promptsVersion: PROMPTS_VERSION };
+  const datasetInfo: RunManifest['dataset'] = { source: dataset.source, fingerprint: dataset.fingerprint, pairs: toScore.length, personas: dataset.names.length };
+  // Everything but what only the loaded engine knows is checked first, so a refused resume loads no model.
+  if (previous) assertResumable(previous, { ...previous, engine: { ...previous.engine, spec: spec.text }, dataset: datasetInfo, settings }, out);
+  return { options, reporter, out, paths, spec, dataset, toScore, existing, limits, previous, settings, datasetInfo };
+}
+
+/** The manifest with what the loaded engine reports, checked again against the folder's. */
+async function writeRunManifest(run: PreparedRun, engine: Engine): Promise<void> {
+  const { previous, out } = run;
+  const manifest: RunManifest = {
+    format: 'wikipersona-eval-run',
+    version: 1,
+    engine: { spec: run.spec.text, backend: engine.info.backend, model: engine.info.model, method: engine.info.scoringMethod, chatTemplate: engine.info.chatTemplate.name },
+    dataset: run.datasetInfo,
+    settings: run.settings,
+    prefixes: sortPrefixes([...(previous?.prefixes ?? []), ...run.options.prefixes]),
+  };
+  if (previous) assertResumable(previous, manifest, out);
+  writeFileAtomic(run.paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** Scores the (prefix, pair) rows the folder does not hold yet (or holds as failures, with --retry-failed). */
+async function scoreRemaining(run: PreparedRun, engine: Engine, built: BuiltPrefixes, signal: AbortSignal): Promise<ScoringRunResult> {
+  const { options, paths, reporter, toScore, limits } = run;
+  const read = await readJsonl(paths.pairs, EvalPairRow);
+  if (read.repaired) reporter.warn(`${paths.pairs}: cut off a torn last line left by an interrupted run.`);
+  const latest = latestByKey(read.rows);
+  const done = new Set(latest.filter((row) => row.ok || !options.retryFailed).map((row) => row.key));
+  const plan = planScoringJobs({ pairs: toScore, prefixes: options.prefixes, material: built.material, ...(built.shuffle ? { shuffle: built.shuffle } : {}), done });
+  const total = options.prefixes.length * toScore.length;
+  if (done.size > 0) reporter.info(`Resuming in ${run.out}: ${total - plan.jobs.length - plan.unavailable.length} of ${total} (prefix, pair) rows already written.`);
+  const rows = JsonlAppender.open(paths.pairs);
+  try {
+    return await runScoring({
+      engine,
+      plan,
+      settings: { convention: options.convention, aggregation: options.norm, ...(limits ? { limits } : {}) },
+      rows,
+      session: sessionId(),
+      reporter,
+      signal,
+    });
+  } finally {
+    await rows.close();
+  }
+}
+
+function printAccuracy(report: EvalReport, out: string): void {
+  const summary = report.pairs;
+  if (summary) {
+    const rows = summary.accuracy.map((entry) => [
+      prefixLabel(entry.prefix),
+      interval(entry.byType.personal?.meanOfPersonas),
+      interval(entry.byType.divergent?.meanOfPersonas),
+      interval(entry.total.meanOfPersonas),
+      String(entry.scored),
+      String(entry.failed),
+    ]);
+    process.stdout.write(formatTable(['prefix', 'personal (95% CI)', 'divergent (95% CI)', 'total (95% CI)', 'scored', 'failed'], rows));
+    if (summary.counts.failed > 0) {
+      process.stdout.write(`${summary.counts.failed} row(s) failed: ${Object.entries(summary.counts.failedByCode).map(([code, n]) => `${code} ${n}`).join(', ')} (listed in the report).\n`);
+    }
+  }
+  process.stdout.write(`Report: ${runPaths(out).reportHtml}\n`);
+}
