@@ -55,7 +55,7 @@ const Summary = z.object({
     accuracy: z.array(z.object({ prefix: z.string(), scored: z.number(), failed: z.number(), byType: z.record(z.string(), Across), total: Across })),
     baselines: z.object({ random: z.number(), noPrefix: z.object({ byType: z.record(z.string(), z.number()), total: z.number() }) }),
     sensitivity: z.array(z.object({ base: z.string(), rightMinusShuffled: z.object({ total: Interval.extend({ personas: z.number() }) }), keptOwnPrefix: z.array(z.string()) })),
-    equity: z.array(z.object({ prefix: z.string(), points: z.array(z.object({ persona: z.string(), baseline: z.number(), prefixed: z.number() })), correlation: z.object({ r: z.number().nullable(), p: z.number().nullable(), n: z.number() }) })),
+    prefixGain: z.array(z.object({ prefix: z.string(), points: z.array(z.object({ persona: z.string(), baseline: z.number(), prefixed: z.number() })), correlation: z.object({ r: z.number().nullable(), p: z.number().nullable(), n: z.number() }) })),
     })
     .optional(),
   personas: z.object({ columns: z.array(z.object({ column: z.string(), rouge1: z.object({ mean: z.number() }), words: z.object({ mean: z.number() }) })) }).optional(),
@@ -141,7 +141,7 @@ describe('eval: scoring every prefix', () => {
     const right = perPersona('persona');
     const shuffled = perPersona('shuffle-persona');
     expect(sensitivity?.rightMinusShuffled.total.estimate).toBeCloseTo(mean([...right].map(([persona, value]) => value - (shuffled.get(persona) as number))), 12);
-    const gold = summary.equity.find((entry) => entry.prefix === 'gold');
+    const gold = summary.prefixGain.find((entry) => entry.prefix === 'gold');
     const baseline = perPersona('none');
     expect(gold?.points.map((point) => [point.persona, point.baseline, point.prefixed])).toEqual([...perPersona('gold')].map(([persona, value]) => [persona, baseline.get(persona), value]));
   });
@@ -159,7 +159,7 @@ describe('eval: scoring every prefix', () => {
     for (const heading of [
       '## Accuracy by prefix and question type (Figure 3/5)',
       '## Prefix sensitivity: right vs shuffled vs no prefix (Appendix L)',
-      '## Equity: per-persona improvement over no prefix (Figure 6)',
+      '## Prefix gain per persona: prefixed vs no prefix, same model (one-run view)',
       '## Persona quality: ROUGE against the gold persona (Table 2)',
       '### Examples (Table 11): ROUGE-L against gold',
       '## Failures',
@@ -167,7 +167,7 @@ describe('eval: scoring every prefix', () => {
       expect(markdown).toContain(`\n${heading}\n`);
     }
     const html = await readFile(join(out1, 'report.html'), 'utf8');
-    for (const id of ['accuracy', 'sensitivity', 'equity', 'personas', 'failures']) expect(html).toContain(`id="${id}"`);
+    for (const id of ['accuracy', 'sensitivity', 'prefix-gain', 'personas', 'failures']) expect(html).toContain(`id="${id}"`);
   });
 
   it('keeps every prefix in the prefix file, readable by `score --persona-file`, which scores the same prefix identically', async () => {

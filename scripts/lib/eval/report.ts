@@ -8,6 +8,8 @@
 import { z } from 'zod';
 import { summarizeGenerations } from '../../../src/core/eval/generations.ts';
 import { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
+import { PrefixFile } from '../../../src/core/eval/prefixFile.ts';
+import { prefixProvenance } from '../../../src/core/eval/provenance.ts';
 import { personaQuality } from '../../../src/core/eval/personaQuality.ts';
 import { reportJson, type EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, GenerationRow, JudgementRow } from '../../../src/core/eval/rows.ts';
@@ -52,7 +54,8 @@ export async function assembleReport(out: string): Promise<EvalReport> {
       promptsVersion: PROMPTS_VERSION,
       ...(manifest
         ? {
-            engine: { spec: manifest.engine.spec, backend: manifest.engine.backend, model: manifest.engine.model, method: manifest.engine.method },
+            ...(manifest.engine ? { engine: { spec: manifest.engine.spec, backend: manifest.engine.backend, model: manifest.engine.model, method: manifest.engine.method } } : {}),
+            ...(manifest.folds ? { folds: Object.fromEntries(Object.entries(manifest.folds.engines).map(([fold, engine]) => [fold, engine.spec])) } : {}),
             dataset: manifest.dataset,
             settings: { ...manifest.settings, prefixes: manifest.prefixes },
           }
@@ -60,7 +63,15 @@ export async function assembleReport(out: string): Promise<EvalReport> {
     },
   };
   const { rows } = await readJsonl(paths.pairs, EvalPairRow);
-  if (rows.length > 0) report.pairs = summarizePairs(rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 });
+  const baselineRows = manifest?.baseline ? (await readJsonl(paths.baselinePairs, EvalPairRow)).rows : [];
+  const baseline = manifest?.baseline && baselineRows.length > 0 ? { engine: manifest.baseline.engine, rows: baselineRows } : undefined;
+  if (rows.length > 0) report.pairs = summarizePairs(rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 }, baseline);
+  const prefixFile = readJsonFile(paths.prefixes, PrefixFile);
+  if (prefixFile && manifest) {
+    const entries = prefixProvenance(prefixFile, manifest.prefixes);
+    const source = manifest.baseline ? `${paths.prefixes} (texts of the baseline run ${manifest.baseline.run}, ${manifest.baseline.engine})` : paths.prefixes;
+    if (entries.length > 0) report.provenance = { source, entries };
+  }
   const input = readJsonFile(paths.personas, PersonasInput);
   if (input) {
     report.personas = { source: input.source, ...personaQuality(input.personas, { seed: input.seed, ...(input.examples ? { examples: input.examples } : {}) }) };

@@ -39,6 +39,7 @@ function rowBase(job: ScoringJob | UnavailableJob, session: string) {
     ...(job.pair.type ? { type: job.pair.type } : {}),
     prefix: job.prefix,
     prefixFrom: job.prefixFrom,
+    ...job.routing,
     session,
   };
 }

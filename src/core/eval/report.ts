@@ -6,10 +6,13 @@
  */
 import type { GenerationsSummary } from './generations.ts';
 import type { PersonaQuality } from './personaQuality.ts';
+import type { ProvenanceEntry } from './provenance.ts';
 import type { PairsSummary } from './summary.ts';
 
 export interface RunInfo {
   engine?: { spec: string; backend: string; model: string; method: string };
+  /** A fold-routed run: fold → engine spec. */
+  folds?: Record<string, string>;
   dataset?: { source: string; fingerprint: string; pairs: number; personas: number };
   settings?: Record<string, unknown>;
   promptsVersion: string;
@@ -19,19 +22,25 @@ export interface EvalReport {
   title: string;
   run: RunInfo;
   pairs?: PairsSummary;
+  /** Who wrote the prefix texts the run scored, and from which file. */
+  provenance?: { source: string; entries: ProvenanceEntry[] };
   personas?: PersonaQuality & { source: string };
   generations?: GenerationsSummary & { judge: string };
 }
 
 /** The sections a report has, in display order: what the report promises to show. */
-export const REPORT_SECTIONS = ['accuracy', 'sensitivity', 'equity', 'personas', 'generations', 'failures'] as const;
+export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'generations', 'failures'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export function reportSections(report: EvalReport): ReportSection[] {
   const present: Record<ReportSection, boolean> = {
     accuracy: (report.pairs?.accuracy.length ?? 0) > 0,
     sensitivity: (report.pairs?.sensitivity.length ?? 0) > 0,
-    equity: (report.pairs?.equity.length ?? 0) > 0,
+    figure5: (report.pairs?.folds?.figure5.length ?? 0) > 0,
+    appendixL: (report.pairs?.folds?.appendixL.length ?? 0) > 0,
+    figure6: (report.pairs?.figure6?.length ?? 0) > 0,
+    prefixGain: (report.pairs?.prefixGain.length ?? 0) > 0,
+    provenance: (report.provenance?.entries.length ?? 0) > 0,
     personas: report.personas !== undefined,
     generations: report.generations !== undefined,
     failures: (report.pairs?.failures.length ?? 0) + (report.generations?.failures.length ?? 0) > 0,
