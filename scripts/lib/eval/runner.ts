@@ -40,6 +40,7 @@ function rowBase(job: ScoringJob | UnavailableJob, session: string) {
     prefix: job.prefix,
     prefixFrom: job.prefixFrom,
     ...job.routing,
+    ...('subset' in job && job.subset !== undefined ? { subset: job.subset } : {}),
     session,
   };
 }

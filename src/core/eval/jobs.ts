@@ -27,6 +27,8 @@ export interface ScoringJob extends PairToScore {
   prefix: EvalPrefix;
   prefixFrom: string;
   routing?: JobFold;
+  /** `eval safety`: the RewardBench subset, written into the row. */
+  subset?: string;
   /** Characters of the user turn plus the longer answer: the sort key. */
   length: number;
 }

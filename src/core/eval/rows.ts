@@ -28,6 +28,8 @@ const PairRowBase = z.object({
   prefixFrom: z.string(),
   /** Fold-routed runs: the fold whose model scored the row, and whether it trained on the persona and on `prefixFrom`. */
   fold: z.string().optional(),
+  /** `eval safety`: the RewardBench subset of the pair. */
+  subset: z.string().optional(),
   personaSeen: z.boolean().optional(),
   prefixFromSeen: z.boolean().optional(),
   /** Which process wrote the row (resume accounting). */
