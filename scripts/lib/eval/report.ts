@@ -14,6 +14,9 @@ import { personaQuality } from '../../../src/core/eval/personaQuality.ts';
 import { reportJson, type EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, GenerationRow, JudgementRow } from '../../../src/core/eval/rows.ts';
 import { summarizePairs } from '../../../src/core/eval/summary.ts';
+import { summarizeSafety } from '../../../src/core/eval/safety.ts';
+import { summarizeAgreement } from '../../../src/core/eval/agreementSummary.ts';
+import { PreferenceLabel } from '../../../src/core/eval/labels.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
 import { Persona } from '../../../src/core/schema.ts';
 import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
@@ -43,6 +46,31 @@ export const GenerationsManifest = z.object({
   settings: z.object({ temperature: z.number(), maxNewTokens: z.number().int(), judgeTemperature: z.number(), judgeMaxTokens: z.number().int() }),
 });
 export type GenerationsManifest = z.infer<typeof GenerationsManifest>;
+
+export const SafetyManifest = z.object({
+  format: z.literal('wikipersona-eval-safety'),
+  version: z.literal(1),
+  dataset: z.object({ source: z.string(), fingerprint: z.string(), items: z.number().int() }),
+  /** fold → engine spec ("" for a single engine). */
+  engines: z.record(z.string(), z.string()),
+  norm: z.string(),
+  convention: z.string(),
+  prefixes: z.array(EvalPrefix),
+  personas: z.array(z.string()),
+  baselineRun: z.string().optional(),
+});
+export type SafetyManifest = z.infer<typeof SafetyManifest>;
+
+/** What `eval agreement` leaves in the folder: the labels and the pairs they name, so Table 6 can be recomputed. */
+export const AgreementInput = z.object({
+  source: z.string(),
+  dataset: z.object({ source: z.string(), fingerprint: z.string() }),
+  seed: z.number().int(),
+  resamples: z.number().int().positive(),
+  pairs: z.array(z.object({ id: z.string(), persona: z.string() })),
+  labels: z.array(PreferenceLabel),
+});
+export type AgreementInput = z.infer<typeof AgreementInput>;
 
 export async function assembleReport(out: string): Promise<EvalReport> {
   const paths = runPaths(out);
@@ -76,6 +104,19 @@ export async function assembleReport(out: string): Promise<EvalReport> {
   if (input) {
     report.personas = { source: input.source, ...personaQuality(input.personas, { seed: input.seed, ...(input.examples ? { examples: input.examples } : {}) }) };
   }
+  const safety = readJsonFile(paths.safetyManifest, SafetyManifest);
+  if (safety) {
+    const [safetyRows, baselineSafety] = await Promise.all([readJsonl(paths.safety, EvalPairRow), readJsonl(paths.baselineSafety, EvalPairRow)]);
+    const baselineEngine = safety.baselineRun ? readJsonFile(runPaths(safety.baselineRun).safetyManifest, SafetyManifest)?.engines[''] ?? safety.baselineRun : undefined;
+    report.safety = {
+      source: safety.dataset.source,
+      norm: safety.norm,
+      engines: safety.engines,
+      ...summarizeSafety(safetyRows.rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 }, baselineEngine && baselineSafety.rows.length > 0 ? { engine: baselineEngine, rows: baselineSafety.rows } : undefined),
+    };
+  }
+  const agreement = readJsonFile(paths.agreement, AgreementInput);
+  if (agreement) report.agreement = { source: agreement.source, ...summarizeAgreement(agreement.pairs, agreement.labels, { seed: agreement.seed, resamples: agreement.resamples }) };
   const generations = readJsonFile(paths.generationsManifest, GenerationsManifest);
   if (generations) {
     const [generationRows, judgementRows] = await Promise.all([readJsonl(paths.generations, GenerationRow), readJsonl(paths.judgements, JudgementRow)]);

@@ -10,6 +10,8 @@ import type { PairsSummary } from '../../../src/core/eval/summary.ts';
 import type { QuestionTypeGroup } from '../../../src/core/stats.ts';
 import { barChart, type BarGroup } from './svg.ts';
 import { interval, num, percent, prefixLabel, TYPE_ORDER } from './reportText.ts';
+import { safetyBlocks } from './reportSafetyBlocks.ts';
+import { agreementBlocks } from './reportAgreementBlocks.ts';
 import { appendixLBlocks, figure5Blocks, figure6Blocks, prefixGainBlocks, provenanceBlocks } from './reportFoldBlocks.ts';
 
 export type Block =
@@ -34,6 +36,8 @@ export function reportBlocks(report: EvalReport): Block[] {
   if (report.provenance) blocks.push(...provenanceBlocks(report.provenance.entries, report.provenance.source));
   if (report.personas) blocks.push(...personaBlocks(report.personas));
   if (report.generations) blocks.push(...generationBlocks(report.generations));
+  if (report.safety) blocks.push(...safetyBlocks(report.safety));
+  if (report.agreement) blocks.push(...agreementBlocks(report.agreement));
   blocks.push(...failureBlocks(report));
   return blocks;
 }
@@ -229,6 +233,7 @@ function failureBlocks(report: EvalReport): Block[] {
   const failures = [
     ...(report.pairs?.failures.map((failure) => ['pair', failure.key, failure.code, failure.reason]) ?? []),
     ...(report.generations?.failures.map((failure) => [failure.kind, failure.key, failure.code, failure.reason]) ?? []),
+    ...(report.safety?.failures.map((failure) => ['safety', failure.key, failure.code, failure.reason]) ?? []),
   ];
   if (failures.length === 0) return [];
   const byCode = new Map<string, number>();

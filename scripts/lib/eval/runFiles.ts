@@ -8,7 +8,10 @@
  *                       tokens, truncation, or a failure
  *   baseline-pairs.jsonl  the baseline run's no-prefix rows (--baseline-run), copied so the report
  *                       can always be rebuilt from this folder alone
- *   personas.json       `eval personas`: ROUGE of prefix texts against gold (Tables 2 and 11)
+ *   personas.json       `eval personas`: ROUGE of prefix texts against gold (Tables 2 and 11) and
+ *                       against the shuffled prefix (Table 13)
+ *   safety.json, safety.jsonl, safety-prefixes.json, baseline-safety.jsonl   `eval safety` (Figure 7)
+ *   agreement.json      `eval agreement`: the labels compared and how (Table 6)
  *   generations.json    `eval generations`: contestants, judge, questions
  *   generations.jsonl, judgements.jsonl   its rows
  *   summary.json, report.md, report.html  derived, rewritten by every command
@@ -30,6 +33,11 @@ export function runPaths(out: string) {
     prefixes: join(out, 'prefixes.json'),
     pairs: join(out, 'pairs.jsonl'),
     baselinePairs: join(out, 'baseline-pairs.jsonl'),
+    safetyManifest: join(out, 'safety.json'),
+    safety: join(out, 'safety.jsonl'),
+    safetyPrefixes: join(out, 'safety-prefixes.json'),
+    baselineSafety: join(out, 'baseline-safety.jsonl'),
+    agreement: join(out, 'agreement.json'),
     personas: join(out, 'personas.json'),
     generationsManifest: join(out, 'generations.json'),
     generations: join(out, 'generations.jsonl'),

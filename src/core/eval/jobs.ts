@@ -40,6 +40,7 @@ export interface UnavailableJob {
   prefix: EvalPrefix;
   prefixFrom: string;
   routing?: JobFold;
+  subset?: string;
   code: string;
   reason: string;
 }

@@ -7,6 +7,8 @@
 import type { GenerationsSummary } from './generations.ts';
 import type { PersonaQuality } from './personaQuality.ts';
 import type { ProvenanceEntry } from './provenance.ts';
+import type { AgreementSummary } from './agreementSummary.ts';
+import type { SafetySummary } from './safety.ts';
 import type { PairsSummary } from './summary.ts';
 
 export interface RunInfo {
@@ -26,10 +28,14 @@ export interface EvalReport {
   provenance?: { source: string; entries: ProvenanceEntry[] };
   personas?: PersonaQuality & { source: string };
   generations?: GenerationsSummary & { judge: string };
+  /** `eval safety` (Figure 7): the RewardBench file, the aggregation and the engines (fold → spec). */
+  safety?: SafetySummary & { source: string; norm: string; engines: Record<string, string> };
+  /** `eval agreement` (App. D, Table 6): the labels file compared. */
+  agreement?: AgreementSummary & { source: string };
 }
 
 /** The sections a report has, in display order: what the report promises to show. */
-export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'generations', 'failures'] as const;
+export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'generations', 'safety', 'agreement', 'failures'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export function reportSections(report: EvalReport): ReportSection[] {
@@ -43,7 +49,9 @@ export function reportSections(report: EvalReport): ReportSection[] {
     provenance: (report.provenance?.entries.length ?? 0) > 0,
     personas: report.personas !== undefined,
     generations: report.generations !== undefined,
-    failures: (report.pairs?.failures.length ?? 0) + (report.generations?.failures.length ?? 0) > 0,
+    safety: (report.safety?.entries.length ?? 0) > 0,
+    agreement: report.agreement !== undefined,
+    failures: (report.pairs?.failures.length ?? 0) + (report.generations?.failures.length ?? 0) + (report.safety?.failures.length ?? 0) > 0,
   };
   return REPORT_SECTIONS.filter((section) => present[section]);
 }

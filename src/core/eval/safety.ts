@@ -55,6 +55,7 @@ export interface SafetySummary {
   /** The baseline run's no-prefix accuracy per subset (Figure 7's dashed line), when given. */
   baseline?: { engine: string; subsets: SubsetAccuracy[] };
   counts: { rows: number; scored: number; failed: number };
+  failures: { key: string; code: string; reason: string }[];
 }
 
 function subsetOf(row: EvalPairRow): string {
@@ -119,5 +120,6 @@ export function summarizeSafety(allRows: readonly EvalPairRow[], options: Bootst
     entries,
     ...(baseline && baselineScored.length > 0 ? { baseline: { engine: baseline.engine, subsets: accuracies(baselineScored, subsets, undefined, options) } } : {}),
     counts: { rows: rows.length, scored: scored.length, failed: rows.length - scored.length },
+    failures: rows.flatMap((row) => (row.ok ? [] : [{ key: row.key, code: row.code, reason: row.reason }])),
   };
 }
