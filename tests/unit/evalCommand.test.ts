@@ -153,6 +153,8 @@ describe('eval: scoring every prefix', () => {
     expect(personas.stdout).toMatch(/^prefix\s+R1\s+R1 \(random\)\s+words\s+personas$/m);
     // The fixture's gold texts compared with themselves.
     expect(personas.stdout).toMatch(/^persona gold\s+1\.00 ± 0\.00\s+0\.\d\d ± 0\.\d\d\s+\d+ ± \d+\s+4$/m);
+    // Table 13 uses the run's own shuffle: a tag shares 3 of its 4 tokens with another persona's.
+    expect(personas.stdout).toMatch(/^tag\s+1\s+0\.75\s+1\s+1\s+0\.75\s+1$/m);
     const summary = await readSummary(out1);
     expect(summary.personas?.columns.map((column) => column.column)).toEqual(['few-shot', 'persona', 'persona-gpt4', 'gold']);
     const markdown = await readFile(join(out1, 'report.md'), 'utf8');
@@ -162,6 +164,8 @@ describe('eval: scoring every prefix', () => {
       '## Prefix gain per persona: prefixed vs no prefix, same model (one-run view)',
       '## Persona quality: ROUGE against the gold persona (Table 2)',
       '### Examples (Table 11): ROUGE-L against gold',
+      '## Prefix vs its shuffled counterpart: ROUGE-Lsum (Table 13)',
+      '## Prefix provenance: who wrote each prefix',
       '## Failures',
     ]) {
       expect(markdown).toContain(`\n${heading}\n`);

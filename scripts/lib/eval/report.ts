@@ -10,6 +10,7 @@ import { summarizeGenerations } from '../../../src/core/eval/generations.ts';
 import { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
 import { PrefixFile } from '../../../src/core/eval/prefixFile.ts';
 import { prefixProvenance } from '../../../src/core/eval/provenance.ts';
+import { prefixOverlap } from '../../../src/core/eval/prefixOverlap.ts';
 import { personaQuality } from '../../../src/core/eval/personaQuality.ts';
 import { reportJson, type EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, GenerationRow, JudgementRow } from '../../../src/core/eval/rows.ts';
@@ -33,6 +34,8 @@ export const PersonasInput = z.object({
   seed: z.number().int(),
   examples: z.array(z.string()).optional(),
   personas: z.array(Persona),
+  /** Table 13: each persona's shuffle partner, and where the assignment came from. */
+  shuffle: z.object({ source: z.string(), assignment: z.record(z.string(), z.string()) }).optional(),
 });
 export type PersonasInput = z.infer<typeof PersonasInput>;
 
@@ -103,6 +106,7 @@ export async function assembleReport(out: string): Promise<EvalReport> {
   const input = readJsonFile(paths.personas, PersonasInput);
   if (input) {
     report.personas = { source: input.source, ...personaQuality(input.personas, { seed: input.seed, ...(input.examples ? { examples: input.examples } : {}) }) };
+    if (input.shuffle) report.overlap = { source: input.shuffle.source, ...prefixOverlap(input.personas, input.shuffle.assignment) };
   }
   const safety = readJsonFile(paths.safetyManifest, SafetyManifest);
   if (safety) {

@@ -12,7 +12,7 @@ import { barChart, type BarGroup } from './svg.ts';
 import { interval, num, percent, prefixLabel, TYPE_ORDER } from './reportText.ts';
 import { safetyBlocks } from './reportSafetyBlocks.ts';
 import { agreementBlocks } from './reportAgreementBlocks.ts';
-import { appendixLBlocks, figure5Blocks, figure6Blocks, prefixGainBlocks, provenanceBlocks } from './reportFoldBlocks.ts';
+import { appendixLBlocks, figure5Blocks, figure6Blocks, overlapBlocks, prefixGainBlocks, provenanceBlocks } from './reportFoldBlocks.ts';
 
 export type Block =
   | { kind: 'heading'; level: 1 | 2 | 3; text: string; id?: string }
@@ -35,6 +35,7 @@ export function reportBlocks(report: EvalReport): Block[] {
   }
   if (report.provenance) blocks.push(...provenanceBlocks(report.provenance.entries, report.provenance.source));
   if (report.personas) blocks.push(...personaBlocks(report.personas));
+  if (report.overlap) blocks.push(...overlapBlocks(report.overlap));
   if (report.generations) blocks.push(...generationBlocks(report.generations));
   if (report.safety) blocks.push(...safetyBlocks(report.safety));
   if (report.agreement) blocks.push(...agreementBlocks(report.agreement));

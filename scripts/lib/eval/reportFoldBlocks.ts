@@ -1,10 +1,12 @@
 /**
  * Report blocks of a fold-routed run and of the per-persona comparisons: Figure 5 (seen vs unseen
  * persona), App. L's eight settings, Figure 6 as the paper draws it (the evaluated model against
- * the baseline run's no prefix), the one-run prefix gain, and where every prefix text came from.
+ * the baseline run's no prefix), the one-run prefix gain, where every prefix text came from, and
+ * Table 13 (each prefix against its shuffled counterpart).
  */
 import type { ProvenanceEntry } from '../../../src/core/eval/provenance.ts';
 import { foldTypes, type SettingAccuracy } from '../../../src/core/eval/foldSummary.ts';
+import type { EvalReport } from '../../../src/core/eval/report.ts';
 import type { EquityEntry, PairsSummary } from '../../../src/core/eval/summary.ts';
 import type { QuestionTypeGroup } from '../../../src/core/stats.ts';
 import type { Block } from './reportBlocks.ts';
@@ -176,6 +178,31 @@ export function provenanceBlocks(entries: readonly ProvenanceEntry[], source: st
       kind: 'table',
       header: ['prefix', 'written by', 'personas'],
       rows: entries.flatMap((entry) => entry.writers.map((writer) => [prefixLabel(entry.prefix), writer.writer, String(writer.personas)])),
+    },
+  ];
+}
+
+export function overlapBlocks(overlap: NonNullable<EvalReport['overlap']>): Block[] {
+  if (overlap.columns.length === 0) return [];
+  return [
+    { kind: 'heading', level: 2, text: 'Prefix vs its shuffled counterpart: ROUGE-Lsum (Table 13)', id: 'overlap' },
+    {
+      kind: 'paragraph',
+      text: `Each persona's prefix against the prefix of the persona it was swapped with (${overlap.source}), by ROUGE-Lsum F (rouge_score: sentences split on newlines, union LCS), alone and inside the wrapper prompt with an empty question; len: mean words; len × rouge estimates the words shared. High overlap with the wrapper explains why a wrong prefix can beat none (App. L).`,
+    },
+    {
+      kind: 'table',
+      header: ['prefix', 'len', 'rouge', 'len × rouge', 'len, with wrapper', 'rouge, with wrapper', 'len × rouge, with wrapper', 'personas'],
+      rows: overlap.columns.map((column) => [
+        prefixLabel(column.column),
+        num(column.alone.length, 0),
+        num(column.alone.rouge, 2),
+        num(column.alone.product, 0),
+        num(column.withWrapper.length, 0),
+        num(column.withWrapper.rouge, 2),
+        num(column.withWrapper.product, 0),
+        String(column.personas),
+      ]),
     },
   ];
 }

@@ -8,6 +8,7 @@ import type { GenerationsSummary } from './generations.ts';
 import type { PersonaQuality } from './personaQuality.ts';
 import type { ProvenanceEntry } from './provenance.ts';
 import type { AgreementSummary } from './agreementSummary.ts';
+import type { PrefixOverlap } from './prefixOverlap.ts';
 import type { SafetySummary } from './safety.ts';
 import type { PairsSummary } from './summary.ts';
 
@@ -27,6 +28,8 @@ export interface EvalReport {
   /** Who wrote the prefix texts the run scored, and from which file. */
   provenance?: { source: string; entries: ProvenanceEntry[] };
   personas?: PersonaQuality & { source: string };
+  /** Table 13: ROUGE-Lsum of each prefix against its shuffled counterpart; `source` says where the shuffle came from. */
+  overlap?: PrefixOverlap & { source: string };
   generations?: GenerationsSummary & { judge: string };
   /** `eval safety` (Figure 7): the RewardBench file, the aggregation and the engines (fold → spec). */
   safety?: SafetySummary & { source: string; norm: string; engines: Record<string, string> };
@@ -35,7 +38,7 @@ export interface EvalReport {
 }
 
 /** The sections a report has, in display order: what the report promises to show. */
-export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'generations', 'safety', 'agreement', 'failures'] as const;
+export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'overlap', 'generations', 'safety', 'agreement', 'failures'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export function reportSections(report: EvalReport): ReportSection[] {
@@ -48,6 +51,7 @@ export function reportSections(report: EvalReport): ReportSection[] {
     prefixGain: (report.pairs?.prefixGain.length ?? 0) > 0,
     provenance: (report.provenance?.entries.length ?? 0) > 0,
     personas: report.personas !== undefined,
+    overlap: (report.overlap?.columns.length ?? 0) > 0,
     generations: report.generations !== undefined,
     safety: (report.safety?.entries.length ?? 0) > 0,
     agreement: report.agreement !== undefined,
