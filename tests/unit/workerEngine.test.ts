@@ -1,61 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError } from '../../src/core/errors.ts';
-import { WorkerRequest, type SpecOptions } from '../../src/core/protocol.ts';
+import type { SpecOptions } from '../../src/core/protocol.ts';
 import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions, type WorkerLike } from '../../src/app/engine/workerEngine.ts';
-import { EngineHost, type EngineFactories, type HostPort } from '../../workers/engineHost.ts';
+import type { EngineFactories } from '../../workers/engineHost.ts';
+import { InProcessWorker } from '../support/inProcessWorker.ts';
 import { FakeEngine, fakeLogprobs, sleep } from '../support/fakeEngine.ts';
-
-/**
- * A Worker that runs the real EngineHost in this process: messages cross a fake channel as
- * structured clones on a later task, as they do between threads. It can also die the ways a
- * real worker does: an error event, a messageerror, or silence.
- */
-class InProcessWorker extends EventTarget implements WorkerLike {
-  /** Every request the client posted, in order. */
-  readonly sent: WorkerRequest[] = [];
-  terminated = false;
-  /** Messages stop in both directions, without any event: a worker the browser killed. */
-  silent = false;
-
-  constructor(factories: EngineFactories) {
-    super();
-    const port: HostPort = {
-      postMessage: (reply) => this.#later(() => this.dispatchEvent(new MessageEvent('message', { data: structuredClone(reply) }))),
-      onmessage: null,
-    };
-    new EngineHost(port, factories);
-    this.#toWorker = (data) => port.onmessage?.(new MessageEvent('message', { data }));
-  }
-
-  readonly #toWorker: (data: unknown) => void;
-
-  postMessage(message: unknown): void {
-    this.sent.push(WorkerRequest.parse(message));
-    const data = structuredClone(message);
-    this.#later(() => this.#toWorker(data));
-  }
-
-  terminate(): void {
-    this.terminated = true;
-  }
-
-  /** Delivers a raw message to the page, as if the worker had posted it. */
-  inject(data: unknown): void {
-    this.dispatchEvent(new MessageEvent('message', { data }));
-  }
-
-  fail(message: string): void {
-    const event = new Event('error', { cancelable: true });
-    this.dispatchEvent(Object.assign(event, { message }));
-  }
-
-  #later(deliver: () => void): void {
-    setTimeout(() => {
-      if (!this.terminated && !this.silent) deliver();
-    });
-  }
-}
 
 interface Rig {
   workers: InProcessWorker[];
