@@ -3,11 +3,11 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Two projects: `unit` (the core, engines, CLI and worker protocol, in Node) and `page` (the page's
- * rune state classes and IndexedDB layer). `page` compiles `*.svelte.ts` with the Svelte plugin and
- * resolves Svelte's browser build, so runes behave as in the page; its tests are named
- * `*.svelte.test.ts` and run in Node with an in-memory IndexedDB (fake-indexeddb).
+ * rune state classes and IndexedDB layer, tests/unit/app/). `page` compiles `*.svelte.ts` with the
+ * Svelte plugin and resolves Svelte's browser build, so runes behave as in the page; it runs in
+ * Node with an in-memory IndexedDB (fake-indexeddb, see tests/support/pageRig.ts).
  */
-const PAGE_TESTS = 'tests/unit/**/*.svelte.test.ts';
+const PAGE_TESTS = 'tests/unit/app/**/*.test.ts';
 
 export default defineConfig({
   test: {

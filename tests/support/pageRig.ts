@@ -5,9 +5,10 @@
  * by the real EngineHost running in this process over FakeEngine, behind the real WorkerEngine
  * client: the state reaches the model only through the worker protocol, as on the page.
  *
- * Time is fake (vi.useFakeTimers, setImmediate included, which fake-indexeddb schedules with):
- * `drive` runs the clock until a promise settles, so debounces, frame batches, worker message hops
- * and the fake engine's token steps happen in order without any real waiting.
+ * Time is fake (vi.useFakeTimers): `drive` runs the clock until a promise settles, so debounces,
+ * frame batches, worker message hops and the fake engine's token steps happen in order without any
+ * real waiting. setImmediate stays real: fake-indexeddb completes its requests on it, like I/O,
+ * whatever the clock says.
  */
 import 'fake-indexeddb/auto';
 import { readFile } from 'node:fs/promises';
@@ -20,9 +21,6 @@ import type { EngineFactories } from '../../workers/engineHost.ts';
 import { FakeEngine } from './fakeEngine.ts';
 import { InProcessWorker } from './inProcessWorker.ts';
 
-/** Real callbacks the fake clock must not swallow: I/O (Blob reads) completes on real turns of the loop. */
-const realSetImmediate = globalThis.setImmediate;
-
 export interface PageRig {
   playground: Playground;
   workers: InProcessWorker[];
@@ -33,7 +31,7 @@ export interface PageRig {
 
 /** Installs the fake clock, the empty IndexedDB and the page's surroundings; undone by `restorePageEnvironment`. */
 export function installPageEnvironment(): void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
   vi.stubGlobal('indexedDB', new IDBFactory());
   // A browser without WebGPU: the offline default (Transformers.js on WASM) is what loads.
   vi.stubGlobal('navigator', {});
@@ -64,7 +62,8 @@ export async function drive<T>(work: Promise<T>, maxSteps = 200_000): Promise<T>
   for (let step = 0; !settled; step++) {
     if (step >= maxSteps) throw new Error(`Still pending after ${maxSteps} ms of fake time.`);
     await vi.advanceTimersByTimeAsync(1);
-    await new Promise<void>((resolve) => realSetImmediate(resolve));
+    // One real turn of the event loop, for IndexedDB requests and file reads.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   await done;
   return work;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError } from '../../src/core/errors.ts';
 import type { SpecOptions } from '../../src/core/protocol.ts';
-import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions, type WorkerLike } from '../../src/app/engine/workerEngine.ts';
+import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions } from '../../src/app/engine/workerEngine.ts';
 import type { EngineFactories } from '../../workers/engineHost.ts';
 import { InProcessWorker } from '../support/inProcessWorker.ts';
 import { FakeEngine, fakeLogprobs, sleep } from '../support/fakeEngine.ts';
