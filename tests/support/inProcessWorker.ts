@@ -1,4 +1,4 @@
-import type { WorkerLike } from '../../src/app/engine/workerEngine.ts';
+import type { WorkerEngineOptions, WorkerLike } from '../../src/app/engine/workerEngine.ts';
 import { WorkerRequest } from '../../src/core/protocol.ts';
 import { EngineHost, type EngineFactories, type HostPort } from '../../workers/engineHost.ts';
 
@@ -51,4 +51,19 @@ export class InProcessWorker extends EventTarget implements WorkerLike {
       if (!this.terminated && !this.silent) deliver();
     });
   }
+}
+
+/** Client options starting an InProcessWorker over `factories` (each kept in `workers`), for a page at example.org/app/, with no liveness pings. */
+export function inProcessWorkers(factories: EngineFactories): { workers: InProcessWorker[]; options: Pick<WorkerEngineOptions, 'createWorker' | 'baseUrl' | 'liveness'> } {
+  const workers: InProcessWorker[] = [];
+  const options = {
+    createWorker: () => {
+      const worker = new InProcessWorker(factories);
+      workers.push(worker);
+      return worker;
+    },
+    baseUrl: 'https://example.org/app/index.html',
+    liveness: false as const,
+  };
+  return { workers, options };
 }

@@ -15,11 +15,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
 import { vi } from 'vitest';
-import { AppError } from '../../src/core/errors.ts';
 import { Playground } from '../../src/app/state/playground.svelte.ts';
-import type { EngineFactories } from '../../workers/engineHost.ts';
-import { FakeEngine } from './fakeEngine.ts';
-import { InProcessWorker } from './inProcessWorker.ts';
+import { fakeEngineFactories, type FakeEngine } from './fakeEngine.ts';
+import { inProcessWorkers, type InProcessWorker } from './inProcessWorker.ts';
 
 export interface PageRig {
   playground: Playground;
@@ -71,36 +69,9 @@ export async function drive<T>(work: Promise<T>, maxSteps = 200_000): Promise<T>
 
 /** Opens the playground as the page does, with the fake engine (one token per fake ms) behind an in-process worker. */
 export async function openPlayground(dbName = 'page-test'): Promise<PageRig> {
-  const workers: InProcessWorker[] = [];
-  const engines: FakeEngine[] = [];
-  const factories: EngineFactories = {
-    transformers: async () => ({
-      async create(spec, onProgress) {
-        onProgress({ stage: 'fetch', file: 'onnx/model.onnx', loadedBytes: 512, totalBytes: 1024, text: 'Fetching onnx/model.onnx' });
-        onProgress({ stage: 'ready', fraction: 1, text: 'Ready' });
-        const engine = new FakeEngine(spec.model);
-        engines.push(engine);
-        return engine;
-      },
-    }),
-    webllm: async () => {
-      throw new AppError('unsupported', 'No WebLLM in tests.');
-    },
-  };
-  const playground = await drive(
-    Playground.create({
-      dbName,
-      worker: {
-        createWorker: () => {
-          const worker = new InProcessWorker(factories);
-          workers.push(worker);
-          return worker;
-        },
-        baseUrl: 'https://example.org/app/',
-        liveness: false,
-      },
-    }),
-  );
+  const { factories, engines } = fakeEngineFactories();
+  const { workers, options } = inProcessWorkers(factories);
+  const playground = await drive(Playground.create({ dbName, worker: options }));
   return { playground, workers, engines, reopen: () => openPlayground(dbName) };
 }
 

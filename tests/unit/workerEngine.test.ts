@@ -4,8 +4,8 @@ import { AppError } from '../../src/core/errors.ts';
 import type { SpecOptions } from '../../src/core/protocol.ts';
 import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions } from '../../src/app/engine/workerEngine.ts';
 import type { EngineFactories } from '../../workers/engineHost.ts';
-import { InProcessWorker } from '../support/inProcessWorker.ts';
-import { FakeEngine, fakeLogprobs, sleep } from '../support/fakeEngine.ts';
+import { inProcessWorkers, type InProcessWorker } from '../support/inProcessWorker.ts';
+import { fakeEngineFactories, fakeLogprobs, sleep, FakeEngine } from '../support/fakeEngine.ts';
 
 interface Rig {
   workers: InProcessWorker[];
@@ -16,34 +16,8 @@ interface Rig {
 }
 
 function rig(factories: Partial<EngineFactories> = {}, stepMs = 1): Rig {
-  const workers: InProcessWorker[] = [];
-  const engines: FakeEngine[] = [];
-  const created: SpecOptions<'transformers'>[] = [];
-  const all: EngineFactories = {
-    transformers: async () => ({
-      async create(spec, onProgress) {
-        created.push(spec);
-        onProgress({ stage: 'fetch', file: 'onnx/model.onnx', fraction: 0.5, text: 'Fetching onnx/model.onnx' });
-        onProgress({ stage: 'ready', fraction: 1, text: 'Ready' });
-        const engine = new FakeEngine(spec.model, stepMs);
-        engines.push(engine);
-        return engine;
-      },
-    }),
-    webllm: async () => {
-      throw new AppError('unsupported', 'This build has no WebLLM engine: choose the Transformers.js engine.');
-    },
-    ...factories,
-  };
-  const options: WorkerEngineOptions = {
-    createWorker: () => {
-      const worker = new InProcessWorker(all);
-      workers.push(worker);
-      return worker;
-    },
-    baseUrl: 'https://example.org/app/index.html',
-    liveness: false,
-  };
+  const { factories: all, engines, created } = fakeEngineFactories(factories, stepMs);
+  const { workers, options } = inProcessWorkers(all);
   return {
     workers,
     engines,
