@@ -248,13 +248,17 @@ async function generateOne(kind: GeneratedPrefix, name: string, train: readonly 
       return fail(code, message);
     }
   }
-  const goldSeed = deriveSeed(input.seed, 'gold-generate', name);
-  const goldMessages: ChatMessage[] = [
+  // G.5 as the core plans it; G.6 from the name with the same temperature and length.
+  const messages: ChatMessage[] = plan?.messages ?? [
     { role: 'system', content: ASSISTANT_SYSTEM_PROMPT },
     { role: 'user', content: goldPersonaPrompt({ name }) },
   ];
-  const messages = plan?.messages ?? goldMessages;
-  const { seed, temperature, topP, maxNewTokens } = plan?.options ?? { seed: goldSeed, temperature: generation.temperature, topP: 1, maxNewTokens: generation.maxNewTokens };
+  const { seed, temperature, topP, maxNewTokens } = plan?.options ?? {
+    seed: deriveSeed(input.seed, 'gold-generate', name),
+    temperature: generation.temperature,
+    topP: 1,
+    maxNewTokens: generation.maxNewTokens,
+  };
   reporter.info(`Generating the ${kind} prefix of ${name}`);
   let text: string;
   let model: string;
