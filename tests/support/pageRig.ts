@@ -5,10 +5,10 @@
  * by the real EngineHost running in this process over FakeEngine, behind the real WorkerEngine
  * client: the state reaches the model only through the worker protocol, as on the page.
  *
- * Time is fake (vi.useFakeTimers): `drive` runs the clock until a promise settles, so debounces,
- * frame batches, worker message hops and the fake engine's token steps happen in order without any
- * real waiting. setImmediate stays real: fake-indexeddb completes its requests on it, like I/O,
- * whatever the clock says.
+ * Time is fake (vi.useFakeTimers): `drive` (fakeClock.ts) runs the clock until a promise settles, so
+ * debounces, frame batches, worker message hops and the fake engine's token steps happen in order
+ * without any real waiting. setImmediate stays real: fake-indexeddb completes its requests on it,
+ * like I/O, whatever the clock says.
  */
 import 'fake-indexeddb/auto';
 import { readFile } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { vi } from 'vitest';
 import { Playground } from '../../src/app/state/playground.svelte.ts';
 import { fakeEngineFactories, type FakeEngine } from './fakeEngine.ts';
+import { drive } from './fakeClock.ts';
 import { inProcessWorkers, type InProcessWorker } from './inProcessWorker.ts';
 
 export interface PageRig {
@@ -48,23 +49,6 @@ async function servePublic(input: string | URL | Request): Promise<Response> {
   } catch {
     return new Response('Not found', { status: 404 });
   }
-}
-
-/** Runs the fake clock (and real I/O turns) until `work` settles; fails rather than spin forever. */
-export async function drive<T>(work: Promise<T>, maxSteps = 200_000): Promise<T> {
-  let settled = false;
-  const done = work.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  for (let step = 0; !settled; step++) {
-    if (step >= maxSteps) throw new Error(`Still pending after ${maxSteps} ms of fake time.`);
-    await vi.advanceTimersByTimeAsync(1);
-    // One real turn of the event loop, for IndexedDB requests and file reads.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  await done;
-  return work;
 }
 
 /** Opens the playground as the page does, with the fake engine (one token per fake ms) behind an in-process worker. */

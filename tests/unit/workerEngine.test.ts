@@ -4,6 +4,7 @@ import { AppError } from '../../src/core/errors.ts';
 import type { SpecOptions } from '../../src/core/protocol.ts';
 import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions } from '../../src/app/engine/workerEngine.ts';
 import type { EngineFactories } from '../../workers/engineHost.ts';
+import { drive } from '../support/fakeClock.ts';
 import { inProcessWorkers, type InProcessWorker } from '../support/inProcessWorker.ts';
 import { fakeEngineFactories, fakeLogprobs, sleep, FakeEngine } from '../support/fakeEngine.ts';
 
@@ -32,6 +33,7 @@ const CRASH_MESSAGE = /^The model worker stopped \(.+\): reload the model; if it
 
 let toDispose: WorkerEngine[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(toDispose.map((engine) => engine.dispose()));
   toDispose = [];
 });
@@ -163,26 +165,29 @@ describe('WorkerEngine against the real host in a fake worker', () => {
     expect(b.worker.terminated).toBe(true);
   });
 
+  // The two liveness tests run on fake time: on real time a busy machine can delay a pong past the timeout.
   it('detects a worker that went silent while a request was pending, by pinging it', async () => {
-    const { engine, worker } = await loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 150 } });
+    vi.useFakeTimers();
+    const { engine, worker } = await drive(loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 150 } }));
     const pending = engine.generate(MESSAGES, { maxNewTokens: 10_000 });
-    await sleep(20);
+    await drive(sleep(20));
     worker.silent = true;
     const started = Date.now();
-    await expect(pending).rejects.toMatchObject({ code: 'worker-crashed', message: expect.stringMatching(/\(no reply for \d+ s\)/) });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    await expect(drive(pending)).rejects.toMatchObject({ code: 'worker-crashed', message: expect.stringMatching(/\(no reply for \d+ s\)/) });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(worker.terminated).toBe(true);
   });
 
   it('does not mistake a slow but answering worker for a dead one, and does not ping an idle one', async () => {
     // Each score step takes 60 ms, over the 40 ms timeout: only the pongs keep it alive.
-    const { engine, worker } = await loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 40 } }, 60);
+    vi.useFakeTimers();
+    const { engine, worker } = await drive(loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 40 } }, 60));
     const request = { promptIds: [1], continuations: [[2]] };
-    for (let i = 0; i < 4; i++) expect(await engine.score(request)).toEqual({ logprobs: fakeLogprobs(request), method: 'fake' });
+    for (let i = 0; i < 4; i++) expect(await drive(engine.score(request))).toEqual({ logprobs: fakeLogprobs(request), method: 'fake' });
     expect(engine.alive).toBe(true);
     const pings = worker.sent.filter((message) => message.kind === 'ping').length;
     expect(pings).toBeGreaterThan(0);
-    await sleep(60);
+    await drive(sleep(60));
     expect(worker.sent.filter((message) => message.kind === 'ping').length).toBe(pings);
   });
 

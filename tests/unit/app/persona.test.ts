@@ -17,7 +17,8 @@ import { buildPrefixes } from '../../../scripts/lib/eval/prefixBuilder.ts';
 import { createReporter } from '../../../scripts/lib/reporter.ts';
 import { makeEvalFixture } from '../../../scripts/fixtures/makeEvalFixture.ts';
 import { FakeEngine } from '../../support/fakeEngine.ts';
-import { drive, installPageEnvironment, loadModel, openPlayground, paste, restorePageEnvironment, settle } from '../../support/pageRig.ts';
+import { drive } from '../../support/fakeClock.ts';
+import { installPageEnvironment, loadModel, openPlayground, paste, restorePageEnvironment, settle } from '../../support/pageRig.ts';
 
 beforeEach(installPageEnvironment);
 afterEach(restorePageEnvironment);

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeEvalFixture } from '../../../scripts/fixtures/makeEvalFixture.ts';
 import type { Playground } from '../../../src/app/state/playground.svelte.ts';
 import type { PairResult, ScoringRun } from '../../../src/app/storage/records.ts';
-import { drive, installPageEnvironment, loadModel, openPlayground, paste, restorePageEnvironment, settle } from '../../support/pageRig.ts';
+import { drive } from '../../support/fakeClock.ts';
+import { installPageEnvironment, loadModel, openPlayground, paste, restorePageEnvironment, settle } from '../../support/pageRig.ts';
 
 beforeEach(installPageEnvironment);
 afterEach(restorePageEnvironment);

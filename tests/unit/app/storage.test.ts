@@ -9,7 +9,8 @@ import { PersonaVersion, UiSettings } from '../../../src/app/storage/records.ts'
 import { Repository } from '../../../src/app/storage/repository.ts';
 import { PERSONA_INFERENCE_DEFAULTS } from '../../../src/core/personaInference.ts';
 import { makeEvalFixture } from '../../../scripts/fixtures/makeEvalFixture.ts';
-import { drive, installPageEnvironment, openPlayground, paste, restorePageEnvironment, settle } from '../../support/pageRig.ts';
+import { drive } from '../../support/fakeClock.ts';
+import { installPageEnvironment, openPlayground, paste, restorePageEnvironment, settle } from '../../support/pageRig.ts';
 
 beforeEach(installPageEnvironment);
 afterEach(restorePageEnvironment);
