@@ -356,7 +356,7 @@ describe('eval: generated prefixes and judged generations', () => {
     try {
       for (const persona of file.personas) {
         const provenance = file.provenance.generated.persona?.[persona.name];
-        expect(provenance).toMatchObject({ model: `transformers:${model}`, temperature: 1, maxNewTokens: 12, showRejected: true, shotIds: expect.any(Array) });
+        expect(provenance).toMatchObject({ model: `transformers:${model}`, temperature: 1, topP: 1, topK: 50, maxNewTokens: 12, variant: 'paper', showRejected: false, shotIds: expect.any(Array) });
         expect(provenance?.shotIds).toHaveLength(4);
         const shots = (provenance?.shotIds ?? []).map((id) => dataset.pairs.find((pair) => pair.id === id && pair.split === 'train' && pair.persona === persona.name));
         expect(shots.every(Boolean)).toBe(true);
@@ -364,9 +364,9 @@ describe('eval: generated prefixes and judged generations', () => {
         const again = await engine.generate(
           [
             { role: 'system', content: ASSISTANT_SYSTEM_PROMPT },
-            { role: 'user', content: personaInferencePrompt({ shots: shots.map((shot) => ({ prompt: shot?.prompt ?? '', chosen: shot?.chosen ?? '', rejected: shot?.rejected ?? '' })), showRejected: true }) },
+            { role: 'user', content: personaInferencePrompt({ shots: shots.map((shot) => ({ prompt: shot?.prompt ?? '', chosen: shot?.chosen ?? '' })), showRejected: false }) },
           ],
-          { maxNewTokens: 12, temperature: 1, topP: 1, seed: provenance?.seed as number },
+          { maxNewTokens: 12, temperature: 1, topP: 1, topK: 50, seed: provenance?.seed as number },
         );
         expect(persona.prefixes.persona).toBe(again.text.trim());
         expect(persona.prefixes.gold).toBe(`Gold persona of ${persona.name}: likes long answers.`);
@@ -395,6 +395,17 @@ describe('eval: generated prefixes and judged generations', () => {
     expect(await readFile(join(out, 'prefixes.json'), 'utf8')).toBe(prefixText);
     expect(await readFile(join(out, 'pairs.jsonl'), 'utf8')).toBe(rowsText);
     expect(server.requests.length).toBe(requests);
+
+    // Asking for the authors' layout keeps the texts the run scored with, and says they were made with the paper's.
+    const authors = await runCli([...args, '--persona-prompt', 'authors', '--persona-top-k', '0']);
+    expect(authors.code).toBe(0);
+    expect(authors.stderr.trim()).toBe(
+      'warning: 4 reused persona text(s) were inferred with the paper’s G.5 (x, y_w), not the authors’ code (x, y_w, y_l): they are kept, as their provenance records; use a new --out to infer them again.',
+    );
+    expect(await readFile(join(out, 'prefixes.json'), 'utf8')).toBe(prefixText);
+    const wrong = await runCli([...args, '--persona-prompt', 'code']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--persona-prompt.*'code' is invalid.*paper, authors/);
   });
 
   it('eval generations: both orders judged with G.4, win rates and self-agreement recomputable; failed judge calls are rows, re-asked on resume', async () => {

@@ -35,6 +35,7 @@ import { runScoring, type ScoringRunResult } from '../../lib/eval/runner.ts';
 import { readJsonl, RunManifest, runPaths } from '../../lib/eval/runFiles.ts';
 import { addCommonOptions, addEngineOptions, collect, engineOptions, parsePrefixes, type CommonOptions, type EngineFlags } from './flags.ts';
 import { EXIT_INTERRUPTED, runPrefixFile, sessionId, withInterrupt } from './session.ts';
+import { PERSONA_INFERENCE_DEFAULTS } from '../../../src/core/personaInference.ts';
 
 interface SafetyOptions extends CommonOptions, EngineFlags {
   dataset: string;
@@ -99,7 +100,7 @@ async function runSafety(options: SafetyOptions, signal: AbortSignal): Promise<n
     prefixes,
     seed: options.seed,
     ...(texts ? { existing: texts } : {}),
-    generation: { maxNewTokens: 1, temperature: 1, shots: 1 },
+    generation: { ...PERSONA_INFERENCE_DEFAULTS, maxNewTokens: 1, temperature: 1, shots: 1 },
     outPath: paths.safetyPrefixes,
     reporter,
     signal,
