@@ -18,7 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { foreignRequests, installProbes, pwnedHits, putRecord, recordRequests, startPhase } from './support/pageProbes.ts';
+import { foreignRequests, installProbes, pwnedHits, putRecord, recordCspViolations, recordRequests, startPhase } from './support/pageProbes.ts';
 import { HOSTILE_MARKDOWN, MALFORMED, PERSON, TEST_COUNT, TRAIN_COUNT, VALID_COUNT, malformedLine, pastedText } from './support/pairsFixture.ts';
 
 const MODEL_ID = 'tiny-llama-random';
@@ -44,6 +44,7 @@ for (const walk of WALKS) {
     const origin = new URL(baseURL as string).origin;
     await installProbes(context);
     const requests = recordRequests(context);
+    const violations = await recordCspViolations(context);
     const dialogs: string[] = [];
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
@@ -253,7 +254,9 @@ for (const walk of WALKS) {
       await output.locator('a', { hasText: 'a javascript link' }).click();
       await output.getByText('hover me').hover();
       await expect(output.locator('a', { hasText: 'a javascript link' })).not.toHaveAttribute('href', /.*/);
-      await expect(output.locator('a', { hasText: 'raw link' })).not.toHaveAttribute('href', /.*/);
+      // Raw HTML is shown as the text it is, never parsed.
+      await expect(output.locator('a', { hasText: 'raw link' })).toHaveCount(0);
+      await expect(output).toContainText(`<a href="javascript:window.__pwned='generated-a'">raw link</a>`);
       expect(await pwnedHits(page)).toEqual([]);
       await screenshot('hostile-generation');
     });
@@ -275,6 +278,7 @@ for (const walk of WALKS) {
       expect(dialogs).toEqual([]);
       expect(pageErrors).toEqual([]);
       expect(foreignRequests(requests, origin)).toEqual([]);
+      expect(violations, 'Content-Security-Policy violations').toEqual([]);
       const report = Object.entries(longest)
         .map(([phase, ms]) => `${phase}: ${ms < 0 ? 'not measured' : ms === 0 ? 'none over 50 ms' : `${Math.round(ms)} ms`}`)
         .join(', ');

@@ -6,6 +6,7 @@
  * `window.harness`. It keeps its own handle on the Worker it starts, so a test can kill the
  * worker behind the client's back (a silent death) or post the test-only `crash` request.
  */
+import '../../../src/app/lib/noEval.ts';
 import type { EngineInfo, GenerateOptionsInput, GenerateResult, LoadProgress, ScoreRequest, ScoreResult } from '../../../src/core/engine.ts';
 import { AppError, toSerializedError, type SerializedError } from '../../../src/core/errors.ts';
 import type { ChatMessage } from '../../../src/core/chat.ts';

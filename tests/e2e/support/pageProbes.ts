@@ -1,7 +1,8 @@
 /**
  * Probes the page spec installs before the page's own scripts run: long tasks on the main thread
  * (PerformanceObserver `longtask`), a `window.__pwned` trap that records any write (script payloads
- * in pasted or generated text try to set it), and a record of every network request.
+ * in pasted or generated text try to set it), a record of every network request, and a record of
+ * every Content-Security-Policy violation the page reports.
  */
 import type { BrowserContext, Page } from '@playwright/test';
 
@@ -41,6 +42,37 @@ export function recordRequests(context: BrowserContext): string[] {
   const urls: string[] = [];
   context.on('request', (request) => urls.push(request.url()));
   return urls;
+}
+
+/** What a `securitypolicyviolation` event reports, kept in Node so reloads lose none. */
+export interface CspViolation {
+  url: string;
+  directive: string;
+  blocked: string;
+  sample: string;
+  source: string;
+}
+
+/**
+ * Every `securitypolicyviolation` event fired in the context's pages, in order. The listener is
+ * installed before the page's scripts run and reports to Node at once, so the list survives reloads.
+ */
+export async function recordCspViolations(context: BrowserContext): Promise<CspViolation[]> {
+  const violations: CspViolation[] = [];
+  await context.exposeFunction('__reportCspViolation', (violation: CspViolation) => void violations.push(violation));
+  await context.addInitScript(() => {
+    const report = (window as unknown as { __reportCspViolation(violation: CspViolation): Promise<void> }).__reportCspViolation;
+    document.addEventListener('securitypolicyviolation', (event) => {
+      void report({
+        url: event.documentURI,
+        directive: event.effectiveDirective,
+        blocked: event.blockedURI,
+        sample: event.sample,
+        source: `${event.sourceFile}:${event.lineNumber}:${event.columnNumber}`,
+      });
+    });
+  });
+  return violations;
 }
 
 /** Requests that left the page's origin (data: and blob: URLs never leave the browser). */
