@@ -84,10 +84,16 @@ export function specRefusal(list: NetworkAllowList, spec: EngineSpec): AppError 
   return undefined;
 }
 
-/** "this site (https://me.example)" or "this site (…) and https://huggingface.co, https://raw.githubusercontent.com". */
+/**
+ * "this site (https://me.example)", or with the model's hosts "this site (…) and
+ * https://huggingface.co, https://raw.githubusercontent.com (and the file servers they redirect
+ * to)": the browser follows a host's redirects (the hub serves files from its CDN) without
+ * showing them to the worker.
+ */
 export function describeAllowList(list: NetworkAllowList): string {
   const site = `this site (${list.pageOrigin})`;
-  return list.modelOrigins.length === 0 ? site : `${site} and ${list.modelOrigins.join(', ')}`;
+  if (list.modelOrigins.length === 0) return site;
+  return `${site} and ${list.modelOrigins.join(', ')} (and the file servers ${list.modelOrigins.length === 1 ? 'it redirects' : 'they redirect'} to)`;
 }
 
 function parse(url: string, base: string): ParsedUrl | undefined {
