@@ -2,9 +2,9 @@
  * The model worker's network choke point: it enforces src/core/networkPolicy.ts on every way the
  * engines reach the network from this worker — `fetch` (Transformers.js, ONNX Runtime and WebLLM
  * call it), `Cache.prototype.add`/`addAll` (WebLLM's weight cache downloads through them without
- * calling fetch), `XMLHttpRequest` (Emscripten's fallback), and `WebSocket`/`EventSource` (which
- * no engine uses, so every URL they get is refused). A URL outside the allow-list is refused with
- * a `network-refused` AppError before any request is made.
+ * calling fetch), `XMLHttpRequest` (Emscripten's fallback), and `WebSocket`/`EventSource`, which
+ * no engine uses (ws: URLs, not being http(s), are always refused). A URL outside the allow-list is
+ * refused with a `network-refused` AppError before any request is made.
  *
  * It must be installed before any engine module is evaluated: Transformers.js keeps a reference to
  * `fetch` when it loads. The worker entry installs it first and imports engines lazily.
