@@ -52,8 +52,8 @@ export type EngineFactories = { readonly [B in WorkerBackend]: () => Promise<Bac
 
 /** The worker's network policy around model loads (workers/networkGuard.ts implements it). */
 export interface LoadNetworkPolicy {
-  /** Called before each model loads: allows that load's hosts, or throws the refusal of a URL its spec names. */
-  admit(spec: EngineSpec): void;
+  /** Called before each model loads: allows that load's hosts, or rejects with the refusal of a URL its spec names. */
+  admit(spec: EngineSpec): Promise<void>;
   /** The first URL refused since the last `admit`: a load that fails after one reports it, not the library's own error. */
   refusal(): AppError | undefined;
 }
@@ -245,7 +245,7 @@ export class EngineHost {
     await this.#disposeEngine();
     const onProgress: ProgressListener = (progress) => this.#postEvent({ id, kind: 'progress', progress });
     const network = this.#options.network;
-    network?.admit(spec);
+    await network?.admit(spec);
     const engine = await this.#create(spec, onProgress).catch((error: unknown) => {
       throw network?.refusal() ?? error;
     });

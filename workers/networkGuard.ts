@@ -12,8 +12,9 @@
  * It is a guard, not a sandbox: it stops libraries from contacting hosts nobody chose (a CDN
  * fallback, the hub), not code that was written to escape it.
  */
+import { parseCatalog, type ModelCatalog } from '../src/core/catalog.ts';
 import type { AppError } from '../src/core/errors.ts';
-import { modelUrlsOf, networkAllowList, networkRefusal, specRefusal, type NetworkAllowList } from '../src/core/networkPolicy.ts';
+import { catalogUrlOf, modelUrlsOf, networkAllowList, networkRefusal, specRefusal, type NetworkAllowList } from '../src/core/networkPolicy.ts';
 import type { EngineSpec } from '../src/core/protocol.ts';
 import type { LoadNetworkPolicy } from './engineHost.ts';
 
@@ -32,12 +33,15 @@ export interface GuardedScope {
 export class NetworkGuard implements LoadNetworkPolicy {
   /** The worker script's URL: relative URLs resolve against it, as fetch resolves them; its origin is the page's. */
   readonly #base: string;
+  /** The unguarded fetch, for the catalog (checked against the page's origin first). */
+  readonly #fetch: GuardedScope['fetch'];
   #list: NetworkAllowList;
   #refusal: AppError | undefined;
 
   /** Wraps `scope`'s network entry points; until a load is admitted only the page's origin is allowed. */
   constructor(scope: GuardedScope) {
     this.#base = scope.location.href;
+    this.#fetch = scope.fetch.bind(scope);
     this.#list = networkAllowList(this.#base, []);
     this.#install(scope);
   }
@@ -46,13 +50,31 @@ export class NetworkGuard implements LoadNetworkPolicy {
     return this.#list;
   }
 
-  /** Allows the page's origin and the hosts of the model `spec` loads, or throws the refusal of a URL the spec names. */
-  admit(spec: EngineSpec): void {
-    const list = networkAllowList(this.#base, modelUrlsOf(spec));
+  /**
+   * Allows the page's origin and the hosts of the model `spec` loads, or throws the refusal of a URL
+   * the spec names. A spec that names its model by id only gets the hosts of that entry of the
+   * page's catalog, read here as the WebLLM adapter will read it. A catalog that cannot be read
+   * adds no host: the adapter then reports the problem itself.
+   */
+  async admit(spec: EngineSpec): Promise<void> {
+    const catalogUrl = catalogUrlOf(spec);
+    const catalogRefusal = catalogUrl === undefined ? undefined : networkRefusal(networkAllowList(this.#base, []), new URL(catalogUrl, this.#base).href);
+    if (catalogRefusal) throw catalogRefusal;
+    const catalog = catalogUrl === undefined ? undefined : await this.#readCatalog(catalogUrl);
+    const list = networkAllowList(this.#base, modelUrlsOf(spec, catalog));
     const refusal = specRefusal(list, spec);
     if (refusal) throw refusal;
     this.#list = list;
     this.#refusal = undefined;
+  }
+
+  async #readCatalog(url: string): Promise<ModelCatalog | undefined> {
+    try {
+      const response = await this.#fetch(new URL(url, this.#base).href);
+      return response.ok ? parseCatalog(await response.text()) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The first refusal since the last admitted load (libraries wrap a failed fetch in their own error). */
@@ -71,7 +93,7 @@ export class NetworkGuard implements LoadNetworkPolicy {
 
   #install(scope: GuardedScope): void {
     const check = (input: UrlInput) => this.#check(input);
-    const fetch = scope.fetch.bind(scope);
+    const fetch = this.#fetch;
     scope.fetch = async (input, init) => {
       check(input);
       return fetch(input, init);

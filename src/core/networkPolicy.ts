@@ -6,14 +6,15 @@
  * does not reach workers, and the worker must download models from other hosts. So the worker
  * enforces this allow-list at its network entry points (workers/networkGuard.ts): during a load
  * it may contact the page's own origin (the page, its catalog, the self-hosted ONNX Runtime files,
- * models served with the page) and the origins of the model URLs the load names, which the page
- * takes from the model's catalog entry (public/models.json) or from the custom URLs the user
- * entered. Everything else (a library's CDN fallback, the Hugging Face hub, telemetry) is refused.
- * The Model panel states the same list, computed by the same functions.
+ * models served with the page) and the origins of the model being loaded: the URLs the load
+ * request gives (the page takes them from the model's catalog entry in public/models.json or from
+ * the custom URLs the user entered), or those of the catalog entry it names. Everything else (a
+ * library's CDN fallback, the Hugging Face hub, telemetry) is refused. The Model panel states the
+ * same list, computed by the same functions.
  *
  * Pure core: no DOM or Node types.
  */
-import { WhatwgUrl, type ParsedUrl } from './catalog.ts';
+import { WhatwgUrl, absoluteUrl, findEntry, type ModelCatalog, type ParsedUrl } from './catalog.ts';
 import { AppError } from './errors.ts';
 import type { EngineSpec } from './protocol.ts';
 
@@ -29,12 +30,23 @@ const IN_BROWSER = new Set(['data:', 'blob:']);
 const WEB = new Set(['http:', 'https:']);
 
 /**
- * The model URLs a load names: a WebLLM model's weights folder and library, from its catalog entry
- * or typed by the user. Transformers.js models are served with the page and name none.
+ * The model URLs a load downloads from: a WebLLM model's weights folder and library, as the load
+ * request gives them (the page sends the catalog's or the ones the user typed), else those of the
+ * catalog entry it names (the eval driver sends only the id). Transformers.js models are served
+ * with the page and name none.
  */
-export function modelUrlsOf(spec: EngineSpec): string[] {
+export function modelUrlsOf(spec: EngineSpec, catalog?: ModelCatalog): string[] {
   if (spec.backend === 'transformers') return [];
-  return [spec.options.modelUrl, spec.options.modelLibUrl].filter((url): url is string => url !== undefined);
+  const { modelUrl, modelLibUrl, modelId } = spec.options;
+  if (modelUrl !== undefined || modelLibUrl !== undefined) return [modelUrl, modelLibUrl].filter((url): url is string => url !== undefined);
+  const entry = catalog ? findEntry(catalog, modelId) : undefined;
+  return entry?.engine === 'webllm' ? [entry.modelUrl, entry.modelLibUrl].filter((url): url is string => url !== null) : [];
+}
+
+/** Where a load finds the catalog when it names a model by id only (as the WebLLM adapter reads it); else undefined. */
+export function catalogUrlOf(spec: EngineSpec): string | undefined {
+  if (spec.backend === 'transformers' || spec.options.modelUrl !== undefined || spec.options.modelLibUrl !== undefined) return undefined;
+  return spec.options.catalogUrl ?? absoluteUrl('models.json', spec.options.baseUrl);
 }
 
 /**

@@ -3,15 +3,20 @@
  * worker's network entry points (workers/networkGuard.ts), on a fake worker scope whose network
  * functions record what actually went out; then through EngineHost, as the worker entry wires it.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/core/errors.ts';
-import { describeAllowList, modelUrlsOf, networkAllowList, networkRefusal, specRefusal } from '../../src/core/networkPolicy.ts';
+import { parseCatalog } from '../../src/core/catalog.ts';
+import { catalogUrlOf, describeAllowList, modelUrlsOf, networkAllowList, networkRefusal, specRefusal } from '../../src/core/networkPolicy.ts';
 import { EngineSpec, WorkerReply, type WorkerRequestInput } from '../../src/core/protocol.ts';
 import { EngineHost, type EngineFactories, type HostPort } from '../../workers/engineHost.ts';
 import { NetworkGuard, type GuardedScope } from '../../workers/networkGuard.ts';
 import { FakeEngine } from '../support/fakeEngine.ts';
+import { PROJECT_ROOT } from '../support/runCli.ts';
 
 const PAGE = 'https://me.example/playground/';
+const CATALOG = readFileSync(join(PROJECT_ROOT, 'public/models.json'), 'utf8');
 const WORKER_SCRIPT = 'https://me.example/playground/assets/engine.worker-abc.js';
 const WEIGHTS = 'https://huggingface.co/you/zephyr-7b-beta-q4f32_1-MLC';
 const LIBRARY = 'https://libs.example.org/zephyr-q4f32_1-webgpu.wasm';
@@ -31,6 +36,19 @@ describe('the network allow-list', () => {
     expect(list).toEqual({ pageOrigin: 'https://me.example', modelOrigins: ['https://huggingface.co', 'https://libs.example.org'] });
     expect(modelUrlsOf(webLlmSpec())).toEqual([WEIGHTS, LIBRARY]);
     expect(modelUrlsOf(transformersSpec())).toEqual([]);
+  });
+
+  it("takes a load's model URLs from the request, else from the catalog entry it names", () => {
+    const catalog = parseCatalog(CATALOG);
+    const byId = webLlmSpec({ modelId: 'SmolLM2-135M-Instruct-q0f32-MLC', modelUrl: undefined, modelLibUrl: undefined });
+    expect(catalogUrlOf(byId)).toBe(`${PAGE}models.json`);
+    expect(networkAllowList(PAGE, modelUrlsOf(byId, catalog)).modelOrigins).toEqual(['https://huggingface.co', 'https://raw.githubusercontent.com']);
+    // Given URLs win, and a model the catalog does not have (or that has no URLs yet) adds no host.
+    expect(catalogUrlOf(webLlmSpec())).toBeUndefined();
+    expect(modelUrlsOf(webLlmSpec(), catalog)).toEqual([WEIGHTS, LIBRARY]);
+    for (const modelId of ['no-such-model', 'zephyr-7b-beta-q4f16_1', 'tiny-llama-random']) expect(modelUrlsOf(webLlmSpec({ modelId, modelUrl: undefined, modelLibUrl: undefined }), catalog), modelId).toEqual([]);
+    expect(modelUrlsOf(byId)).toEqual([]);
+    expect(catalogUrlOf(transformersSpec())).toBeUndefined();
   });
 
   it('allows the page origin, the model hosts and in-browser URLs, and refuses everything else with a message naming both', () => {
@@ -102,8 +120,9 @@ function fakeScope() {
   }
   const scope: GuardedScope = {
     fetch: async (input) => {
-      sent.push(`fetch ${new URL(urlOf(input), WORKER_SCRIPT).href}`);
-      return new Response('ok');
+      const url = new URL(urlOf(input), WORKER_SCRIPT).href;
+      sent.push(`fetch ${url}`);
+      return url === `${PAGE}models.json` ? new Response(CATALOG) : new Response('ok');
     },
     location: { href: WORKER_SCRIPT },
     Cache: FakeCache,
@@ -126,7 +145,7 @@ describe('NetworkGuard', () => {
   it("admits a load's model hosts at every entry point and refuses any other host before a request is made", async () => {
     const { scope, sent, cache, xhr } = fakeScope();
     const guard = new NetworkGuard(scope);
-    guard.admit(webLlmSpec());
+    await guard.admit(webLlmSpec());
     await scope.fetch(new Request(`${WEIGHTS}/resolve/main/tokenizer.json`));
     await scope.fetch(new URL(LIBRARY));
     await cache.add(`${WEIGHTS}/resolve/main/params_shard_0.bin`);
@@ -148,16 +167,26 @@ describe('NetworkGuard', () => {
     ]);
   });
 
+  it("admits the catalog entry's hosts for a load that names its model by id, reading the page's catalog", async () => {
+    const { scope, sent } = fakeScope();
+    const guard = new NetworkGuard(scope);
+    await guard.admit(webLlmSpec({ modelId: 'smollm2-135m-instruct-q0f32', modelUrl: undefined, modelLibUrl: undefined }));
+    expect(guard.allowList.modelOrigins).toEqual(['https://huggingface.co', 'https://raw.githubusercontent.com']);
+    expect(sent).toEqual([`fetch ${PAGE}models.json`]);
+    await expect(guard.admit(webLlmSpec({ modelUrl: undefined, modelLibUrl: undefined, catalogUrl: 'https://catalogs.example/models.json' }))).rejects.toMatchObject({ code: 'network-refused' });
+    expect(sent).toEqual([`fetch ${PAGE}models.json`]);
+  });
+
   it('keeps the first refusal since the last admitted load, and a refused spec leaves the list as it was', async () => {
     const { scope } = fakeScope();
     const guard = new NetworkGuard(scope);
-    guard.admit(webLlmSpec());
+    await guard.admit(webLlmSpec());
     await expect(scope.fetch('https://first.example/')).rejects.toThrow();
     await expect(scope.fetch('https://second.example/')).rejects.toThrow();
     expect(guard.refusal()?.message).toMatch(/first\.example/);
-    expect(() => guard.admit(transformersSpec({ wasmPaths: 'https://cdn.jsdelivr.net/npm/onnxruntime-web/dist/' }))).toThrow(/cdn\.jsdelivr\.net/);
+    await expect(guard.admit(transformersSpec({ wasmPaths: 'https://cdn.jsdelivr.net/npm/onnxruntime-web/dist/' }))).rejects.toThrow(/cdn\.jsdelivr\.net/);
     expect(guard.allowList.modelOrigins).toEqual(['https://huggingface.co', 'https://libs.example.org']);
-    guard.admit(transformersSpec());
+    await guard.admit(transformersSpec());
     expect(guard.refusal()).toBeUndefined();
     expect(guard.allowList.modelOrigins).toEqual([]);
   });
