@@ -21,6 +21,7 @@ import {
 } from '../../core/catalog.ts';
 import type { LoadProgress } from '../../core/engine.ts';
 import { AppError, toSerializedError, type SerializedError } from '../../core/errors.ts';
+import { networkAllowList, type NetworkAllowList } from '../../core/networkPolicy.ts';
 import type { EngineSpecInput } from '../../core/protocol.ts';
 import { WorkerEngine, type WorkerEngineOptions } from '../engine/workerEngine.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
@@ -217,6 +218,15 @@ export class ModelController {
     const custom = this.#customUrls.find((urls) => urls.entryId === entry.id);
     if (custom) return { modelUrl: custom.modelUrl, modelLibUrl: custom.modelLibUrl };
     return entry.modelUrl !== null && entry.modelLibUrl !== null ? { modelUrl: entry.modelUrl, modelLibUrl: entry.modelLibUrl } : null;
+  }
+
+  /**
+   * The hosts the model worker may contact while `entry` loads: the page's origin and the model's
+   * URLs in effect. The worker computes the same list from the load request and refuses the rest.
+   */
+  workerNetwork(entry: CatalogEntry, pageUrl: string = document.baseURI): NetworkAllowList {
+    const urls = this.urlsFor(entry);
+    return networkAllowList(pageUrl, urls ? [urls.modelUrl, urls.modelLibUrl] : []);
   }
 
   needsCustomUrls(entry: CatalogEntry): boolean {

@@ -2,7 +2,8 @@
  * Probes the page spec installs before the page's own scripts run: long tasks on the main thread
  * (PerformanceObserver `longtask`), a `window.__pwned` trap that records any write (script payloads
  * in pasted or generated text try to set it), and a record of every network request, dialog and
- * uncaught page error, checked after every test of the walk (`expectPageClean`). Also raw access to
+ * uncaught page error and Content-Security-Policy violation, checked after every test of the walk
+ * (`expectPageClean`). Also raw access to
  * the page's IndexedDB, for records a test writes or reads as stored.
  */
 import { expect, type BrowserContext, type Page } from '@playwright/test';
@@ -116,15 +117,47 @@ export async function readRecords(page: Page, store: string): Promise<unknown[]>
 }
 
 /** What happened on a page since the last check: requests, dialogs, uncaught errors. */
+/** What a `securitypolicyviolation` event reports, kept in Node so reloads lose none. */
+export interface CspViolation {
+  url: string;
+  directive: string;
+  blocked: string;
+  sample: string;
+  source: string;
+}
+
+/**
+ * Every `securitypolicyviolation` event fired in the context's pages, in order. The listener is
+ * installed before the page's scripts run and reports to Node at once, so the list survives reloads.
+ */
+export async function recordCspViolations(context: BrowserContext): Promise<CspViolation[]> {
+  const violations: CspViolation[] = [];
+  await context.exposeFunction('__reportCspViolation', (violation: CspViolation) => void violations.push(violation));
+  await context.addInitScript(() => {
+    const report = (window as unknown as { __reportCspViolation(violation: CspViolation): Promise<void> }).__reportCspViolation;
+    document.addEventListener('securitypolicyviolation', (event) => {
+      void report({
+        url: event.documentURI,
+        directive: event.effectiveDirective,
+        blocked: event.blockedURI,
+        sample: event.sample,
+        source: `${event.sourceFile}:${event.lineNumber}:${event.columnNumber}`,
+      });
+    });
+  });
+  return violations;
+}
+
 export interface PageWatch {
   requests: string[];
   dialogs: string[];
   pageErrors: string[];
+  cspViolations: CspViolation[];
 }
 
-/** Starts recording `page`'s requests (its workers' too), dialogs (dismissed) and uncaught errors. */
-export function watchPage(context: BrowserContext, page: Page): PageWatch {
-  const watch: PageWatch = { requests: recordRequests(context), dialogs: [], pageErrors: [] };
+/** Starts recording `page`'s requests (its workers' too), dialogs (dismissed), uncaught errors and CSP violations. */
+export async function watchPage(context: BrowserContext, page: Page): Promise<PageWatch> {
+  const watch: PageWatch = { requests: recordRequests(context), dialogs: [], pageErrors: [], cspViolations: await recordCspViolations(context) };
   page.on('dialog', (dialog) => {
     watch.dialogs.push(dialog.message());
     void dialog.dismiss();
@@ -135,13 +168,21 @@ export function watchPage(context: BrowserContext, page: Page): PageWatch {
 
 /**
  * Fails when, since the last check, a script payload ran, a dialog opened, an error went uncaught
- * or a request left `origin`; then starts the next check afresh.
+ * a request left `origin` or the Content-Security-Policy refused something; then starts the next
+ * check afresh.
  */
 export async function expectPageClean(page: Page, watch: PageWatch, origin: string): Promise<void> {
   const hits = page.isClosed() ? [] : await pwnedHits(page);
-  const found = { pwned: hits, dialogs: [...watch.dialogs], pageErrors: [...watch.pageErrors], foreignRequests: foreignRequests(watch.requests, origin) };
+  const found = {
+    pwned: hits,
+    dialogs: [...watch.dialogs],
+    pageErrors: [...watch.pageErrors],
+    foreignRequests: foreignRequests(watch.requests, origin),
+    cspViolations: [...watch.cspViolations],
+  };
+  watch.cspViolations.length = 0;
   watch.dialogs.length = 0;
   watch.pageErrors.length = 0;
   watch.requests.length = 0;
-  expect(found).toEqual({ pwned: [], dialogs: [], pageErrors: [], foreignRequests: [] });
+  expect(found).toEqual({ pwned: [], dialogs: [], pageErrors: [], foreignRequests: [], cspViolations: [] });
 }
