@@ -18,7 +18,10 @@ import { STAND_IN_PAGE_PATH, TEST_BUILD_URL } from './testBuild.ts';
 const AGREEING = 'tiny-llama-webllm';
 const PERTURBED = 'tiny-llama-webllm-perturbed';
 
-/** The page's catalog with the two stand-in builds added (the worker reads the same file). */
+/**
+ * The page's catalog with the two stand-in builds added, wherever the page or its worker asks for
+ * models.json (the stand-in page lives under tests/e2e/harness/, the site's catalog at its root).
+ */
 async function withStandInEntries(page: Page): Promise<void> {
   const catalog = await readCatalog();
   const entries: CatalogEntry[] = [
@@ -26,7 +29,7 @@ async function withStandInEntries(page: Page): Promise<void> {
     tinyWebLlmEntry(catalog, { id: PERTURBED, label: 'Tiny Llama on WebLLM (stand-in, faulty one-pass)', modelId: 'tiny-llama-q0f32-MLC-perturbed' }),
   ];
   await page.context().route('**/models.json', async (route) => {
-    const response = await route.fetch();
+    const response = await route.fetch({ url: new URL('models.json', TEST_BUILD_URL).href });
     const served = (await response.json()) as { models: unknown[] };
     await route.fulfill({ response, json: { ...served, models: [...served.models, ...entries] } });
   });

@@ -21,7 +21,8 @@ const factories: EngineFactories = {
     const [{ createWebLlmEngine }, { createBrowserStandIn }] = await Promise.all([import('../../../src/engines/webllm/index.ts'), import('./webllmStandInWorld.ts')]);
     return {
       async create(options: WebLlmEngineOptions, onProgress) {
-        const siteRoot = options.baseUrl ?? new URL('../', self.location.href).href;
+        // The site's root, where the test build serves models/ and ort/: this script is in assets/.
+        const siteRoot = new URL('../', self.location.href).href;
         const perturbed = options.modelId?.endsWith('-perturbed') ?? false;
         const world = await createBrowserStandIn(siteRoot, { modelUrl: STAND_IN_MODEL_URL, prefillChunkSize: 64, library: { perturbOnePass: perturbed ? PERTURBATION : 0 } });
         return createWebLlmEngine(options, onProgress, world.deps);
