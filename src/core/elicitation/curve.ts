@@ -49,17 +49,33 @@ function mean(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0) / values.length;
 }
 
-/**
- * One curve per strategy present (in ELICITATION_STRATEGIES order). Outcomes with nothing scored
- * carry no accuracy and are left out of the means (they still show in the rows).
- */
-export function summarizeElicitationCurve(outcomes: readonly ElicitationStepOutcome[], options: BootstrapOptions): ElicitationCurve[] {
+/** Parsed outcomes, with impossible counts refused. */
+function checked(outcomes: readonly ElicitationStepOutcome[]): ElicitationStepOutcome[] {
   const parsed = z.array(ElicitationStepOutcome).parse(outcomes);
   for (const outcome of parsed) {
     if (outcome.correct + outcome.ties > outcome.scored) {
       throw new RangeError(`summarizeElicitationCurve: ${outcome.persona} has more correct and tied (${outcome.correct} + ${outcome.ties}) than scored (${outcome.scored}) pairs.`);
     }
   }
+  return parsed;
+}
+
+/** Per repeat (ascending), the mean accuracy of its personas after `shots` answers under `strategy`. */
+export function repeatAccuracies(outcomes: readonly ElicitationStepOutcome[], strategy: ElicitationStrategy, shots: number): Map<number, number> {
+  const byRepeat = new Map<number, number[]>();
+  for (const outcome of outcomes) {
+    if (outcome.strategy !== strategy || outcome.shots !== shots || outcome.scored === 0) continue;
+    byRepeat.set(outcome.repeat, [...(byRepeat.get(outcome.repeat) ?? []), outcome.correct / outcome.scored]);
+  }
+  return new Map([...byRepeat.keys()].sort((a, b) => a - b).map((repeat) => [repeat, mean(byRepeat.get(repeat) as number[])]));
+}
+
+/**
+ * One curve per strategy present (in ELICITATION_STRATEGIES order). Outcomes with nothing scored
+ * carry no accuracy and are left out of the means (they still show in the rows).
+ */
+export function summarizeElicitationCurve(outcomes: readonly ElicitationStepOutcome[], options: BootstrapOptions): ElicitationCurve[] {
+  const parsed = checked(outcomes);
   const confidence = options.confidence ?? 0.95;
   return ELICITATION_STRATEGIES.flatMap((strategy): ElicitationCurve[] => {
     const ofStrategy = parsed.filter((outcome) => outcome.strategy === strategy && outcome.scored > 0);
@@ -67,9 +83,7 @@ export function summarizeElicitationCurve(outcomes: readonly ElicitationStepOutc
     const shotCounts = [...new Set(ofStrategy.map((outcome) => outcome.shots))].sort((a, b) => a - b);
     const points = shotCounts.map((shots): ElicitationCurvePoint => {
       const atShots = ofStrategy.filter((outcome) => outcome.shots === shots);
-      const byRepeat = new Map<number, number[]>();
-      for (const outcome of atShots) byRepeat.set(outcome.repeat, [...(byRepeat.get(outcome.repeat) ?? []), outcome.correct / outcome.scored]);
-      const repeatMeans = [...byRepeat.keys()].sort((a, b) => a - b).map((repeat) => mean(byRepeat.get(repeat) as number[]));
+      const repeatMeans = [...repeatAccuracies(atShots, strategy, shots).values()];
       const n = atShots.reduce((total, outcome) => total + outcome.scored, 0);
       const correct = atShots.reduce((total, outcome) => total + outcome.correct, 0);
       const ties = atShots.reduce((total, outcome) => total + outcome.ties, 0);
@@ -82,5 +96,24 @@ export function summarizeElicitationCurve(outcomes: readonly ElicitationStepOutc
       };
     });
     return [{ strategy, points }];
+  });
+}
+
+/**
+ * Active − random after each number of answers: per repeat, the difference of the two strategies'
+ * mean persona accuracies (the same repeat seed, so the same persona decoding), then the mean over
+ * repeats with a bootstrap CI. Only shot counts both strategies reached.
+ */
+export function activeMinusRandom(outcomes: readonly ElicitationStepOutcome[], options: BootstrapOptions): (Interval & { shots: number; repeats: number })[] {
+  const parsed = checked(outcomes);
+  const shotCounts = [...new Set(parsed.map((outcome) => outcome.shots))].sort((a, b) => a - b);
+  return shotCounts.flatMap((shots) => {
+    const active = repeatAccuracies(parsed, 'active', shots);
+    const random = repeatAccuracies(parsed, 'random', shots);
+    const differences = [...active].flatMap(([repeat, value]) => {
+      const other = random.get(repeat);
+      return other === undefined ? [] : [value - other];
+    });
+    return differences.length === 0 ? [] : [{ shots, repeats: differences.length, ...bootstrapMeanInterval(differences, options) }];
   });
 }
