@@ -25,14 +25,17 @@ export interface EngineFlags {
   eosTokenId?: number;
 }
 
-export interface PrefixFlags {
-  prefixFile?: string;
-  personaModel?: string;
+export interface PersonaDecodingFlags {
   personaMaxTokens: number;
   personaTemperature: number;
   personaTopK: number;
-  personaShots: number;
   personaPrompt: PersonaPromptVariant;
+}
+
+export interface PrefixFlags extends PersonaDecodingFlags {
+  prefixFile?: string;
+  personaModel?: string;
+  personaShots: number;
 }
 
 export function addCommonOptions(command: Command): void {
@@ -53,10 +56,16 @@ export function addPrefixOptions(command: Command): void {
   command
     .option('--prefix-file <file>', 'reuse prefix texts from a prefix file written by an earlier eval')
     .option('--persona-model <spec>', 'the API role writing persona-gpt4 (G.5) and gold (G.6) texts: openai:<baseUrl>#<model>')
+    .option('--persona-shots <n>', `train pairs shown for persona inference (the paper: 4; at most ${MAX_PERSONA_SHOTS})`, parseShots, PERSONA_INFERENCE_DEFAULTS.shots);
+  addPersonaDecodingOptions(command);
+}
+
+/** How a persona is inferred (G.5's layout and decoding), for every command that infers one. */
+export function addPersonaDecodingOptions(command: Command): void {
+  command
     .option('--persona-max-tokens <n>', 'persona text length (the paper: 512)', parsePositive, PERSONA_INFERENCE_DEFAULTS.maxNewTokens)
     .option('--persona-temperature <t>', 'persona sampling temperature (the paper: 1.0)', parseNumber, PERSONA_INFERENCE_DEFAULTS.temperature)
     .option('--persona-top-k <k>', 'persona top-k for the evaluated engine (Hugging Face generate\u2019s default the authors ran with: 50; 0 = off)', parseNonNegative, PERSONA_INFERENCE_DEFAULTS.topK)
-    .option('--persona-shots <n>', `train pairs shown for persona inference (the paper: 4; at most ${MAX_PERSONA_SHOTS})`, parseShots, PERSONA_INFERENCE_DEFAULTS.shots)
     .addOption(
       new Option('--persona-prompt <variant>', 'G.5 shots as the paper prints them (x, y_w) or as the authors\u2019 code builds them (x, y_w, y_l)')
         .choices(PersonaPromptVariant.options)
@@ -77,9 +86,13 @@ export function engineOptions(options: EngineFlags): EngineOpenOptions {
 }
 
 export function personaGeneration(options: PrefixFlags): PersonaInferenceSettings {
+  return { ...personaDecoding(options), shots: options.personaShots };
+}
+
+/** The inference settings but the number of shots (which a command decides). */
+export function personaDecoding(options: PersonaDecodingFlags): Omit<PersonaInferenceSettings, 'shots'> {
   return {
     variant: options.personaPrompt,
-    shots: options.personaShots,
     maxNewTokens: options.personaMaxTokens,
     temperature: options.personaTemperature,
     topP: PERSONA_INFERENCE_DEFAULTS.topP,

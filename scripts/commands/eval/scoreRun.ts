@@ -154,7 +154,7 @@ export function engineRecord(spec: string, engine: Engine): EngineRecord {
 /** Checks the input and, on a resume, the folder's manifest: everything that needs no model. */
 async function prepareRun(options: ScoreRunOptions) {
   if (!options.dataset || !(options.engine?.length || options.engines) || !options.out) {
-    throw new AppError('invalid-input', 'eval needs --dataset, --engine (or --engines) and --out (or a subcommand: personas, generations, safety, agreement).');
+    throw new AppError('invalid-input', 'eval needs --dataset, --engine (or --engines) and --out (or a subcommand: personas, generations, safety, agreement, elicitation).');
   }
   if (options.truncation && options.maxPromptLength >= options.maxLength) {
     throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);

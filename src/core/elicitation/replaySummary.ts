@@ -16,6 +16,8 @@ export interface ElicitationScope {
   strategies: readonly ElicitationStrategy[];
   repeats: number;
   budget: number;
+  /** The personas replayed (all in the rows when absent). */
+  personas?: readonly string[];
 }
 
 export interface ElicitationFailure {
@@ -42,7 +44,7 @@ export interface ElicitationSummary {
 }
 
 export function inScope(row: ElicitationRow, scope: ElicitationScope): boolean {
-  return scope.strategies.includes(row.strategy) && row.repeat < scope.repeats && row.step <= scope.budget;
+  return scope.strategies.includes(row.strategy) && row.repeat < scope.repeats && row.step <= scope.budget && (scope.personas?.includes(row.persona) ?? true);
 }
 
 /** The curve's input: one outcome per step row that scored test pairs under an inferred (or no) persona. */
