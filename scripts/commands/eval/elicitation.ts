@@ -133,7 +133,7 @@ async function runElicitation(options: ElicitationOptions, signal: AbortSignal):
   if (repaired) reporter.warn(`${paths.elicitation}: cut off a torn last line left by an interrupted run.`);
 
   const engine = await openEngine(spec, engineOptions(options), reporter);
-  let interrupted = false;
+  let interrupted: boolean;
   try {
     const manifest: ElicitationManifest = { format: 'wikipersona-eval-elicitation', version: 1, dataset: dataRecord, engine: engineRecord(spec.text, engine), personas: personas.map((entry) => entry.persona), settings };
     if (previous) assertResumable(previous, manifest, out);
