@@ -15,8 +15,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { Aggregation } from '../../../src/core/aggregate.ts';
+import { Command, InvalidArgumentError } from 'commander';
 import { isAbortError, AppError } from '../../../src/core/errors.ts';
 import { ElicitationRow, replayChain, VerdictMemo } from '../../../src/core/elicitation/replay.ts';
 import { ELICITATION_STRATEGIES, ElicitationStrategy } from '../../../src/core/elicitation/strategy.ts';
@@ -24,8 +23,6 @@ import type { EvalReport } from '../../../src/core/eval/report.ts';
 import { latestByKey } from '../../../src/core/eval/rows.ts';
 import { MAX_PERSONA_SHOTS } from '../../../src/core/personaInference.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
-import { AUTHORS_LIMITS, Convention } from '../../../src/core/scoringInput.ts';
-import { parseInteger } from '../../lib/cliInput.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
@@ -36,21 +33,29 @@ import { ElicitationManifest, writeReport } from '../../lib/eval/report.ts';
 import { interval } from '../../lib/eval/reportText.ts';
 import { assertSameSettings, readJsonl, runPaths } from '../../lib/eval/runFiles.ts';
 import { engineRecord } from './scoreRun.ts';
-import { addCommonOptions, addEngineOptions, addPersonaDecodingOptions, engineOptions, parsePositive, personaDecoding, type CommonOptions, type EngineFlags, type PersonaDecodingFlags } from './flags.ts';
+import {
+  addCommonOptions,
+  addEngineOptions,
+  addPersonaDecodingOptions,
+  addScoringOptions,
+  engineOptions,
+  parsePositive,
+  personaDecoding,
+  scoringLimits,
+  type CommonOptions,
+  type EngineFlags,
+  type PersonaDecodingFlags,
+  type ScoringFlags,
+} from './flags.ts';
 import { EXIT_INTERRUPTED, sessionId, withInterrupt } from './session.ts';
 
-interface ElicitationOptions extends CommonOptions, EngineFlags, PersonaDecodingFlags {
+interface ElicitationOptions extends CommonOptions, EngineFlags, PersonaDecodingFlags, ScoringFlags {
   dataset: string;
   engine: string;
   budget: number;
   strategies: ElicitationStrategy[];
   repeats: number;
   maxPersonas?: number;
-  convention: Convention;
-  norm: Aggregation;
-  truncation: boolean;
-  maxLength: number;
-  maxPromptLength: number;
   bootstrap: number;
 }
 
@@ -77,13 +82,9 @@ export function elicitationCommand(): Command {
     .option('--strategies <list>', `comma-separated: ${ELICITATION_STRATEGIES.join(', ')}`, parseStrategies, [...ELICITATION_STRATEGIES])
     .option('--repeats <n>', 'replays per strategy, each with its own seed (the CIs are over repeats)', parsePositive, 5)
     .option('--max-personas <n>', 'replay only the first n personas of the dataset', parsePositive)
-    .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
-    .addOption(new Option('--norm <how>', 'aggregation of token log-probs (margins and accuracy)').choices(Aggregation.options).default('mean'))
-    .option('--no-truncation', 'score whole sequences (only the context window limits them)')
-    .option('--max-length <n>', 'prompt + longer answer, in tokens', parseInteger, AUTHORS_LIMITS.maxLength)
-    .option('--max-prompt-length <n>', 'prompt tokens kept (from the end) when too long', parseInteger, AUTHORS_LIMITS.maxPromptLength)
     .option('--bootstrap <n>', 'bootstrap resamples for the CIs over repeats', parsePositive, 1000)
     .requiredOption('--out <dir>', 'output folder (shared with eval for one report; an existing replay there is resumed)');
+  addScoringOptions(command, 'aggregation of token log-probs (margins and accuracy)');
   addCommonOptions(command);
   addEngineOptions(command);
   addPersonaDecodingOptions(command);
@@ -99,9 +100,7 @@ interface Replayed {
 }
 
 async function runElicitation(options: ElicitationOptions, signal: AbortSignal): Promise<number> {
-  if (options.truncation && options.maxPromptLength >= options.maxLength) {
-    throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);
-  }
+  const limits = scoringLimits(options);
   const reporter = createReporter(options.quiet ? 'quiet' : defaultReporterMode());
   const out = resolve(options.out);
   const paths = runPaths(out);
@@ -111,7 +110,6 @@ async function runElicitation(options: ElicitationOptions, signal: AbortSignal):
   if (personas.length === 0) {
     throw new AppError('invalid-input', `${options.dataset} has no persona with both train pairs (the questions) and test pairs (to measure accuracy): mark pairs "split": "train" or "test".`);
   }
-  const limits = options.truncation ? { maxLength: options.maxLength, maxPromptLength: options.maxPromptLength } : null;
   const settings: ElicitationManifest['settings'] = {
     budget: options.budget,
     strategies: options.strategies,

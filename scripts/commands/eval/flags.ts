@@ -9,6 +9,9 @@ import { parseInteger } from '../../lib/cliInput.ts';
 import type { EngineOpenOptions } from '../../lib/eval/engines/registry.ts';
 import { MAX_PERSONA_SHOTS, PERSONA_INFERENCE_DEFAULTS, PersonaPromptVariant, type PersonaInferenceSettings } from '../../../src/core/personaInference.ts';
 import { DEFAULT_SEED } from '../../lib/eval/report.ts';
+import { Aggregation } from '../../../src/core/aggregate.ts';
+import { AppError } from '../../../src/core/errors.ts';
+import { AUTHORS_LIMITS, Convention, type TruncationLimits } from '../../../src/core/scoringInput.ts';
 
 export interface CommonOptions {
   out: string;
@@ -36,6 +39,33 @@ export interface PrefixFlags extends PersonaDecodingFlags {
   prefixFile?: string;
   personaModel?: string;
   personaShots: number;
+}
+
+export interface ScoringFlags {
+  convention: Convention;
+  norm: Aggregation;
+  truncation: boolean;
+  maxLength: number;
+  maxPromptLength: number;
+}
+
+/** How pairs are scored: convention, aggregation and the authors' truncation (as `eval` scores them). */
+export function addScoringOptions(command: Command, normHelp = 'aggregation of token log-probs'): void {
+  command
+    .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
+    .addOption(new Option('--norm <how>', normHelp).choices(Aggregation.options).default('mean'))
+    .option('--no-truncation', 'score whole sequences (only the context window limits them)')
+    .option('--max-length <n>', 'prompt + longer answer, in tokens', parseInteger, AUTHORS_LIMITS.maxLength)
+    .option('--max-prompt-length <n>', 'prompt tokens kept (from the end) when too long', parseInteger, AUTHORS_LIMITS.maxPromptLength);
+}
+
+/** The truncation limits the flags ask for (null: none), refusing a prompt limit that leaves no room for answers. */
+export function scoringLimits(options: ScoringFlags): TruncationLimits | null {
+  if (!options.truncation) return null;
+  if (options.maxPromptLength >= options.maxLength) {
+    throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);
+  }
+  return { maxLength: options.maxLength, maxPromptLength: options.maxPromptLength };
 }
 
 export function addCommonOptions(command: Command): void {
