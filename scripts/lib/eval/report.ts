@@ -1,8 +1,8 @@
 /**
  * Assembles the report from an output folder's files and writes summary.json, report.md and
  * report.html. Every number is recomputed from the row files (pairs.jsonl, generations.jsonl,
- * judgements.jsonl) and the prefix texts (personas.json), so the report can always be rebuilt and
- * never disagrees with the rows. Every eval command calls `writeReport` when it finishes, so the
+ * judgements.jsonl, safety.jsonl, elicitation.jsonl) and the prefix texts (personas.json), so the
+ * report can always be rebuilt and never disagrees with the rows. Every eval command calls `writeReport` when it finishes, so the
  * report grows as the commands write into one folder.
  */
 import { z } from 'zod';
