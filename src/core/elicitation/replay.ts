@@ -30,7 +30,7 @@ import { inferPersona, PersonaInferenceRecord, planPersonaInference, type Person
 import { applyPrefix } from '../prefixes.ts';
 import type { PreferencePair } from '../schema.ts';
 import { scorePair, type ScoreSettings } from '../scorer.ts';
-import { chooseNextQuestion, ElicitationStrategy } from './strategy.ts';
+import { chooseNextQuestion, ElicitationBasis, ElicitationStrategy } from './strategy.ts';
 
 export const ElicitationRow = z.object({
   key: z.string().min(1),
@@ -40,7 +40,7 @@ export const ElicitationRow = z.object({
   /** Questions answered so far. */
   step: z.number().int().nonnegative(),
   /** The question asked at this step (absent at step 0). */
-  asked: z.object({ pairId: z.string(), basis: z.string(), reason: z.string(), score: z.number().optional() }).optional(),
+  asked: z.object({ pairId: z.string(), basis: ElicitationBasis, reason: z.string(), score: z.number().optional() }).optional(),
   /** Every answered pair id, in the order asked. */
   shotIds: z.array(z.string()),
   /** The persona text in force after this step (null: none yet). */

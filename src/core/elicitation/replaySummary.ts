@@ -60,8 +60,7 @@ export function summarizeElicitation(allRows: readonly ElicitationRow[], scope: 
   const activeBasis: Partial<Record<ElicitationBasis, number>> = {};
   for (const row of rows) {
     if (row.strategy !== 'active' || !row.asked) continue;
-    const basis = row.asked.basis as ElicitationBasis;
-    activeBasis[basis] = (activeBasis[basis] ?? 0) + 1;
+    activeBasis[row.asked.basis] = (activeBasis[row.asked.basis] ?? 0) + 1;
   }
   const failures = rows.flatMap((row): ElicitationFailure[] => (row.failure ? [{ key: row.key, code: row.failure.code, reason: row.failure.reason }] : []));
   return {

@@ -32,7 +32,8 @@ export const ElicitationCandidate = z.object({
 export type ElicitationCandidate = z.infer<typeof ElicitationCandidate>;
 
 /** Why a question was picked: what the page shows and the simulation records. */
-export type ElicitationBasis = 'uncertainty' | 'disagreement' | 'random' | 'random-fallback';
+export const ElicitationBasis = z.enum(['uncertainty', 'disagreement', 'random', 'random-fallback']);
+export type ElicitationBasis = z.infer<typeof ElicitationBasis>;
 
 export interface ElicitationChoice {
   id: string;
