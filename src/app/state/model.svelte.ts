@@ -26,6 +26,7 @@ import type { EngineSpecInput } from '../../core/protocol.ts';
 import { WorkerEngine, type WorkerEngineOptions } from '../engine/workerEngine.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
 import { detectGpu, type GpuSupport } from '../lib/gpu.ts';
+import { LoadProgressTracker, type LoadView } from '../lib/loadProgress.ts';
 import type { ModelStamp } from '../storage/records.ts';
 import { z } from 'zod';
 
@@ -38,14 +39,6 @@ export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 /** User-entered URLs for a catalog entry whose build the user hosts. */
 export const CustomUrls = z.object({ entryId: z.string(), modelUrl: z.string(), modelLibUrl: z.string() });
 export type CustomUrls = z.infer<typeof CustomUrls>;
-
-export interface LoadView {
-  stage: LoadProgress['stage'];
-  text: string;
-  fraction: number | undefined;
-  loadedMB: number | undefined;
-  totalMB: number | undefined;
-}
 
 /** What to do next, by error code, beyond what the message itself says. */
 const NEXT_STEP: Partial<Record<SerializedError['code'], string>> = {
@@ -75,8 +68,8 @@ export class ModelController {
   #engine = $state.raw<WorkerEngine | null>(null);
   #stamp = $state<ModelStamp | null>(null);
   #loadAbort: AbortController | null = null;
-  /** Bytes per file of the current load (plain bookkeeping; the view is `#progress`). */
-  #bytes: Record<string, { loaded: number; total: number }> = {};
+  /** The current load's progress bookkeeping (plain; the view is `#progress`). */
+  #tracker = new LoadProgressTracker(undefined);
 
   #cached = $state<Record<string, boolean>>({});
   #cacheSupported = $state<boolean | null>(null);
@@ -303,8 +296,8 @@ export class ModelController {
     this.#notice = storageProblem;
     this.#error = null;
     this.#status = 'loading';
-    this.#bytes = {};
-    this.#progress = { stage: 'fetch', text: 'Starting the model worker', fraction: undefined, loadedMB: undefined, totalMB: undefined };
+    this.#tracker = new LoadProgressTracker(entry.sizes.downloadMB);
+    this.#progress = this.#tracker.view;
     const abort = new AbortController();
     this.#loadAbort = abort;
     // Set once loaded: a crash during the load rejects the load itself, handled below.
@@ -454,30 +447,8 @@ export class ModelController {
   }
 
   #applyProgress(items: LoadProgress[]): void {
-    for (const item of items) {
-      if (item.file !== undefined && item.totalBytes !== undefined) {
-        this.#bytes[item.file] = { loaded: item.loadedBytes ?? 0, total: item.totalBytes };
-      } else if (item.file !== undefined && item.fraction === 1) {
-        const known = this.#bytes[item.file];
-        if (known) known.loaded = known.total;
-      }
-    }
-    const last = items.at(-1);
-    if (!last || this.#status !== 'loading') return;
-    let loaded = 0;
-    let total = 0;
-    for (const entry of Object.values(this.#bytes)) {
-      loaded += entry.loaded;
-      total += entry.total;
-    }
-    const byBytes = last.stage === 'fetch' && total > 0 ? loaded / total : undefined;
-    this.#progress = {
-      stage: last.stage,
-      text: last.text,
-      fraction: byBytes ?? last.fraction,
-      loadedMB: total > 0 ? loaded / 1e6 : undefined,
-      totalMB: total > 0 ? total / 1e6 : undefined,
-    };
+    const view = this.#tracker.apply(items);
+    if (items.length > 0 && this.#status === 'loading') this.#progress = view;
   }
 
   #crashed(engine: WorkerEngine | undefined, error: AppError): void {
