@@ -246,7 +246,7 @@ for (const { device, stopTokens } of WALKS) {
       const runs = ofPerson((await readRecords(page, 'runs')).map((record) => ScoringRun.parse(record)));
       if (runs.length > 0) {
         await expect(page.getByRole('combobox', { name: 'Run' }).locator('option')).toHaveCount(runs.length);
-        await expect(page.getByTestId('results-table').locator('tr[data-state="pending"]')).toHaveCount(0);
+        await expect(page.getByTestId('results-table').locator('td[data-state="pending"]')).toHaveCount(0);
       }
       const generations = (await readRecords(page, 'generations')).map((record) => StoredGeneration.parse(record));
       if (generations.length > 0) await expect(page.getByRole('combobox', { name: 'Earlier comparisons' }).locator('option')).toHaveCount(generations.length);

@@ -16,10 +16,11 @@ import { PROMPTS_VERSION } from '../../core/prompts.ts';
 import type * as Scorer from '../../core/scorer.ts';
 import type { ScoreSettings } from '../../core/scorer.ts';
 import { runAccuracy, type KindAccuracy } from '../lib/accuracy.ts';
-import { fileStamp, newId } from '../lib/debounce.ts';
+import { newId } from '../lib/debounce.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
 import { rateOf, type Rate } from '../lib/rate.ts';
 import type { Person } from '../lib/people.ts';
+import { runExportFile, type RunExportFormat } from '../lib/runExport.ts';
 import type { PairResult, ScoringRun } from '../storage/records.ts';
 import type { Repository } from '../storage/repository.ts';
 import type { ModelController } from './model.svelte.ts';
@@ -247,12 +248,9 @@ export class ScoringController {
     if (this.#selectedId === id) await this.select(this.#runs.at(-1)?.id ?? null);
   }
 
-  /** The selected run with its results, as a JSON document. */
-  exportRun(run: ScoringRun): { text: string; fileName: string } {
-    // Top level, so a reader sees at once how the log-probs were computed and how well checked.
-    const method = run.scoringCheck?.method ?? this.resultsOf(run).find((result) => result.ok)?.method ?? null;
-    const document = { method, maxAbsDiff: run.scoringCheck?.maxAbsDiff ?? null, run, accuracy: this.accuracyOf(run), results: this.resultsOf(run) };
-    return { text: `${JSON.stringify(document, null, 2)}\n`, fileName: `scoring-run-${fileStamp(run.createdAt)}.json` };
+  /** `run` with its results as a file: the whole JSON document, or one row per result (CSV, JSON Lines). */
+  exportRun(run: ScoringRun, format: RunExportFormat = 'json'): { text: string; fileName: string; mime: string } {
+    return runExportFile(run, this.resultsOf(run), this.accuracyOf(run), format);
   }
 
   // Internals -----------------------------------------------------------------------------------

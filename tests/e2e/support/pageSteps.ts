@@ -47,11 +47,12 @@ export async function expectModelReady(page: Page, device: string): Promise<void
   await expect(status).toContainText(`on ${device.toUpperCase()}`);
 }
 
+/** Waits for the shown run's `expected` cells (pairs × prefixes in the results matrix) to be scored, none failed. */
 export async function expectRunComplete(page: Page, expected: number): Promise<void> {
-  const rows = page.getByTestId('results-table').locator('tbody tr');
-  await expect(rows).toHaveCount(expected, { timeout: 120_000 });
-  await expect(page.getByTestId('results-table').locator('tr[data-state="pending"]')).toHaveCount(0, { timeout: 180_000 });
-  await expect(page.getByTestId('results-table').locator('tr[data-state="failed"]')).toHaveCount(0);
+  const cells = page.getByTestId('results-table').locator('td[data-state]');
+  await expect(cells).toHaveCount(expected, { timeout: 120_000 });
+  await expect(page.getByTestId('results-table').locator('td[data-state="pending"]')).toHaveCount(0, { timeout: 180_000 });
+  await expect(page.getByTestId('results-table').locator('td[data-state="failed"]')).toHaveCount(0);
   // The run winds down after its last row (the worker call returns, the status is saved).
   await expect(page.getByTestId('score-progress')).toHaveCount(0, { timeout: 60_000 });
 }
