@@ -108,7 +108,7 @@ for (const { device, stopTokens } of WALKS) {
       await expect(page.getByRole('combobox', { name: 'Person' })).toContainText(`${PERSON} — ${VALID_COUNT} pairs (${TRAIN_COUNT} train, ${TEST_COUNT} test`);
       // Render every pair, payloads included, and try the link a payload planted.
       await page.getByText(`${PERSON}'s pairs (${VALID_COUNT})`).click();
-      for (const summaryRow of await page.locator('.pair-list li > details > summary').all()) await summaryRow.click();
+      for (const summaryRow of await page.locator('.pair-list details > summary').all()) await summaryRow.click();
       const plantedLink = page.locator('.pair-list a', { hasText: 'click me' });
       await plantedLink.click();
       await expect(page.locator('.pair-list script, .pair-list img, .pair-list svg, .pair-list [onerror]')).toHaveCount(0);

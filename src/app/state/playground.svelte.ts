@@ -6,6 +6,7 @@
 import type { PairFormat } from '../../core/schema.ts';
 import { debounce } from '../lib/debounce.ts';
 import { downloadText } from '../lib/download.ts';
+import { scorableKinds } from '../lib/prefixChoice.ts';
 import { UiSettings } from '../storage/records.ts';
 import { Repository } from '../storage/repository.ts';
 import { CompareController } from './compare.svelte.ts';
@@ -106,9 +107,24 @@ export class Playground {
       const text = person.persona?.prefixes.persona ?? person.persona?.prefixes.persona_xy_4s;
       if (text?.trim()) texts[person.key] = text;
     }
-    if (Object.keys(texts).length === 0) return;
-    await this.persona.importVersions(setId, texts, file.name);
-    await this.persona.setContext(setId, this.pairs.person);
+    if (Object.keys(texts).length > 0) {
+      await this.persona.importVersions(setId, texts, file.name);
+      await this.persona.setContext(setId, this.pairs.person);
+    }
+    await this.#preselectKinds();
+  }
+
+  /** Loads the demo set, ready to score: its gold descriptions are preselected. */
+  async loadDemo(): Promise<void> {
+    await this.pairs.loadDemo();
+    await this.#preselectKinds();
+  }
+
+  /** After a new set lands: score with the prefix kinds that can be scored at once. */
+  async #preselectKinds(): Promise<void> {
+    await this.#contextLoaded;
+    if (!this.pairs.person) return;
+    this.scoring.settings = { ...this.scoring.settings, kinds: scorableKinds((kind) => this.persona.prefix(kind).ok) };
   }
 
   async exportPairs(format: PairFormat): Promise<void> {

@@ -81,6 +81,9 @@ export async function ensureModel(page: Page, device: string): Promise<void> {
 
 export async function ensurePairs(page: Page): Promise<void> {
   const editor = page.getByRole('textbox', { name: 'Preferences', exact: true });
+  // A set from a file or the demo shows its pairs, its text behind "Edit source".
+  const openSource = page.getByRole('button', { name: 'Edit source' });
+  if (await openSource.isVisible()) await openSource.click();
   if ((await editor.inputValue()) !== pastedText()) await editor.fill(pastedText());
   await expect(page.getByTestId('pairs-summary')).toContainText(`${VALID_COUNT} valid pairs`);
 }
