@@ -8,6 +8,7 @@
  * parsed with the page's own record schemas, instead of racing a reload against a running score.
  */
 import { expect, type Locator, type Page } from '@playwright/test';
+import { deviceInWords } from '../../../src/app/lib/deviceWords.ts';
 import { PairResult, ScoringRun } from '../../../src/app/storage/records.ts';
 import { putRecord, readRecords, pwnedHits, startPhase } from './pageProbes.ts';
 import { PERSON, VALID_COUNT, pastedText } from './pairsFixture.ts';
@@ -44,7 +45,7 @@ export async function chooseKinds(page: Page, kinds: readonly string[]): Promise
 export async function expectModelReady(page: Page, device: string): Promise<void> {
   const status = page.getByTestId('model-status');
   await expect(status).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
-  await expect(status).toContainText(`on ${device.toUpperCase()}`);
+  await expect(status).toContainText(`running on ${deviceInWords(device)}`);
 }
 
 /** Waits for the shown run's `expected` cells (pairs × prefixes in the results matrix) to be scored, none failed. */
@@ -75,7 +76,7 @@ export async function loadModel(page: Page, device: string): Promise<void> {
 
 export async function ensureModel(page: Page, device: string): Promise<void> {
   const status = page.getByTestId('model-status');
-  if ((await status.getAttribute('data-status')) === 'ready' && (await status.textContent())?.includes(`on ${device.toUpperCase()}`)) return;
+  if ((await status.getAttribute('data-status')) === 'ready' && (await status.textContent())?.includes(`running on ${deviceInWords(device)}`)) return;
   await loadModel(page, device);
 }
 

@@ -25,7 +25,7 @@ function scored(pairId: string, kind: PrefixKind, margin: number): PairResult {
 }
 
 function failed(pairId: string, kind: PrefixKind): PairResult {
-  return { runId: 'r', kind, pairId, finishedAt: 0, ok: false, error: { code: 'context-overflow', message: 'too long' } };
+  return { runId: 'r', kind, pairId, finishedAt: 0, ok: false, error: { code: 'context-exceeded', message: 'too long' } };
 }
 
 // none vs persona: p1 right under both; p2 wrong without, right with (helped); p3 right without,

@@ -46,7 +46,7 @@ function result(pairId: string, kind: 'none' | 'gold', margin: number): PairResu
 const RESULTS: PairResult[] = [
   ...RUN.pairs.map((pair, index) => result(pair.id, 'none', index % 3 === 0 ? -0.25 : 0.5)),
   ...RUN.pairs.slice(1).map((pair) => result(pair.id, 'gold', 0)),
-  { runId: RUN.id, kind: 'gold', pairId: 'p0', finishedAt: 0, ok: false, error: { code: 'context-overflow', message: 'Too long, "by far"' } },
+  { runId: RUN.id, kind: 'gold', pairId: 'p0', finishedAt: 0, ok: false, error: { code: 'context-exceeded', message: 'Too long, "by far"' } },
 ];
 
 describe('scoring run export', () => {
