@@ -134,6 +134,7 @@ test.describe('results, focus and small screens', () => {
     await expect.poll(shownPairs).toEqual(ONLY_WRONG);
     await page.getByRole('radio', { name: `Flipped by the prefix (${FLIPPED.length})` }).check();
     await expect.poll(shownPairs).toEqual(FLIPPED);
+    await page.screenshot({ path: test.info().outputPath('flipped.png'), fullPage: true });
     await expect(matrix().locator('tr[data-pair-id="v2"]')).toContainText('Persona helped');
     await expect(matrix().locator('tr[data-pair-id="v3"]')).toContainText('Persona hurt');
     await expect(matrix().locator('tr[data-pair-id="v3"]')).toContainText('Gold persona hurt');
@@ -149,13 +150,13 @@ test.describe('results, focus and small screens', () => {
     await expect(matrix()).toContainText('No pair matches “no such question”');
     await search.fill('');
 
-    const byNone = page.getByRole('button', { name: 'Sort by the None margin' });
+    const byNone = page.getByRole('button', { name: 'None: sort by margin' });
     await byNone.click();
     await expect(page.getByRole('columnheader', { name: /None/ })).toHaveAttribute('aria-sort', 'ascending');
     await expect.poll(shownPairs).toEqual(['v4', 'v2', 'v6', 'v3', 'v5', 'v1']);
     await byNone.click();
     await expect.poll(shownPairs).toEqual(['v1', 'v5', 'v3', 'v6', 'v2', 'v4']);
-    await page.getByRole('button', { name: 'Sort by the Gold persona margin' }).click();
+    await page.getByRole('button', { name: 'Gold persona: sort by margin' }).click();
     // The failed pair has no margin: last.
     await expect.poll(shownPairs).toEqual(['v4', 'v2', 'v3', 'v6', 'v1', 'v5']);
     await page.getByRole('radio', { name: /^Only wrong/ }).check();
@@ -166,7 +167,7 @@ test.describe('results, focus and small screens', () => {
   test('downloads the run as CSV and JSON Lines, one row per result, and as the JSON document', async () => {
     const { run, results } = await ensureViewerRun();
     const download = async (format: string) => {
-      const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: `Download the run as ${format}` }).click()]);
+      const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: `Download the run as ${format}`, exact: true }).click()]);
       const path = test.info().outputPath(file.suggestedFilename());
       await file.saveAs(path);
       return { name: file.suggestedFilename(), text: await readFile(path, 'utf8') };
@@ -224,6 +225,9 @@ test.describe('results, focus and small screens', () => {
     await page.getByRole('table', { name: `${PERSON}'s pairs` }).scrollIntoViewIfNeeded();
     await page.getByRole('table', { name: `${PERSON}'s pairs` }).locator('summary').first().click();
     await expect.poll(pageWidth).toBeLessThanOrEqual(PHONE.width);
+    await page.screenshot({ path: test.info().outputPath('phone.png'), fullPage: true });
+    await page.locator('figure.chart').screenshot({ path: test.info().outputPath('phone-chart.png') });
+    await page.getByRole('region', { name: 'Pairs by prefix' }).screenshot({ path: test.info().outputPath('phone-matrix.png') });
   });
 
   test('keyboard focus stays on the control that stops loading, inference and generation, and comes back after', async () => {
