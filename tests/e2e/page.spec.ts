@@ -23,7 +23,7 @@
 import { readFile } from 'node:fs/promises';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PersonaVersion, ScoringRun, StoredGeneration, StoredPairSet } from '../../src/app/storage/records.ts';
-import { expectPageClean, installProbes, putRecord, readRecords, watchPage, type PageWatch } from './support/pageProbes.ts';
+import { expectPageClean, openWatchedPage, putRecord, readRecords, type PageWatch } from './support/pageProbes.ts';
 import { HOSTILE_MARKDOWN, MALFORMED, PERSON, TEST_COUNT, TRAIN_COUNT, VALID_COUNT, malformedLine, pastedText } from './support/pairsFixture.ts';
 import {
   GROSS_LONG_TASK_MS,
@@ -61,13 +61,7 @@ for (const { device, stopTokens } of WALKS) {
     let origin: string;
 
     test.beforeAll(async ({ browser }, testInfo) => {
-      const baseURL = testInfo.project.use.baseURL as string;
-      origin = new URL(baseURL).origin;
-      context = await browser.newContext({ baseURL });
-      await installProbes(context);
-      page = await context.newPage();
-      watch = await watchPage(context, page);
-      await page.goto('./');
+      ({ context, page, watch, origin } = await openWatchedPage(browser, testInfo.project.use.baseURL as string));
     });
 
     test.afterEach(async () => {

@@ -15,10 +15,10 @@
  * - The demo set lands as a table of pairs with its text behind "Edit source", and scores at once.
  */
 import { readFile } from 'node:fs/promises';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import Papa from 'papaparse';
 import { PairResult, ScoringRun, StoredPairSet } from '../../src/app/storage/records.ts';
-import { expectPageClean, installProbes, putRecord, readRecords, watchPage, type PageWatch } from './support/pageProbes.ts';
+import { expectPageClean, openWatchedPage, putRecord, readRecords, type WatchedPage } from './support/pageProbes.ts';
 import { PERSON, pastedText } from './support/pairsFixture.ts';
 import { MODEL_ID, ensureModel, ensurePairs, ensurePersona, expectModelReady, expectRunComplete, reload, setNumber, side } from './support/pageSteps.ts';
 
@@ -74,28 +74,21 @@ function viewerRun(pairSetId: string): { run: ScoringRun; results: PairResult[] 
 test.describe('results, focus and small screens', () => {
   test.describe.configure({ mode: 'default' });
 
-  let context: BrowserContext;
+  let session: WatchedPage;
   let page: Page;
-  let watch: PageWatch;
-  let origin: string;
 
   test.beforeAll(async ({ browser }, testInfo) => {
-    const baseURL = testInfo.project.use.baseURL as string;
-    origin = new URL(baseURL).origin;
-    context = await browser.newContext({ baseURL });
-    await installProbes(context);
-    page = await context.newPage();
-    watch = await watchPage(context, page);
-    await page.goto('./');
+    session = await openWatchedPage(browser, testInfo.project.use.baseURL as string);
+    page = session.page;
   });
 
   test.afterEach(async () => {
     await page.setViewportSize({ width: 1280, height: 720 });
-    await expectPageClean(page, watch, origin);
+    await expectPageClean(page, session.watch, session.origin);
   });
 
   test.afterAll(async () => {
-    await context.close();
+    await session.context.close();
   });
 
   const matrix = () => page.getByTestId('results-table');

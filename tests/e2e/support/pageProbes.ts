@@ -6,7 +6,7 @@
  * (`expectPageClean`). Also raw access to
  * the page's IndexedDB, for records a test writes or reads as stored.
  */
-import { expect, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 declare global {
   interface Window {
@@ -164,6 +164,24 @@ export async function watchPage(context: BrowserContext, page: Page): Promise<Pa
   });
   page.on('pageerror', (error) => watch.pageErrors.push(error.message));
   return watch;
+}
+
+export interface WatchedPage {
+  context: BrowserContext;
+  page: Page;
+  watch: PageWatch;
+  /** The page's origin: requests anywhere else fail `expectPageClean`. */
+  origin: string;
+}
+
+/** A fresh browser context (an empty profile) with the probes installed, and its page opened at `baseURL`, watched. */
+export async function openWatchedPage(browser: Browser, baseURL: string): Promise<WatchedPage> {
+  const context = await browser.newContext({ baseURL });
+  await installProbes(context);
+  const page = await context.newPage();
+  const watch = await watchPage(context, page);
+  await page.goto('./');
+  return { context, page, watch, origin: new URL(baseURL).origin };
 }
 
 /**
