@@ -207,7 +207,7 @@ test.describe('results, focus and small screens', () => {
     expect(labelHeight).toBeGreaterThanOrEqual(11);
 
     // The matrix says it scrolls, and every prefix's verdict column can be brought into view.
-    await expect(page.getByTestId('matrix-scroll-hint')).toBeVisible();
+    await expect(page.locator('[data-testid="scroll-hint"] + [role="region"][aria-label="Pairs by prefix"]')).toBeVisible();
     const lastColumn = matrix().locator('tr[data-pair-id="v1"] td[data-kind="gold"]');
     await lastColumn.scrollIntoViewIfNeeded();
     await expect(lastColumn).toBeInViewport();
