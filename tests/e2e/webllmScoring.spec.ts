@@ -52,7 +52,7 @@ async function scoreWithNone(page: Page): Promise<ScoringRun> {
 
 async function exported(page: Page): Promise<{ method: string; maxAbsDiff: number | null }> {
   const download = page.waitForEvent('download');
-  await page.getByRole('button', { name: 'Download run (JSON)' }).click();
+  await page.getByRole('button', { name: 'Download the run as JSON', exact: true }).click();
   return JSON.parse(await readFile(await (await download).path(), 'utf8')) as { method: string; maxAbsDiff: number | null };
 }
 
