@@ -23,7 +23,7 @@ import type { EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, latestByKey } from '../../../src/core/eval/rows.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
 import { AUTHORS_LIMITS, Convention } from '../../../src/core/scoringInput.ts';
-import { parseInteger, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
+import { parseInteger, reportSkippedRows, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
@@ -104,6 +104,7 @@ async function runEval(options: ScoreRunOptions, signal: AbortSignal): Promise<n
     if (personaModel) reporter.info(formatStats(personaModel.id, personaModel.stats()));
     const report = await writeReport(run.out);
     printAccuracy(report, run.out);
+    reportSkippedRows(reporter, run.dataset.skipped);
     if (result.interrupted) {
       reporter.warn(`Interrupted: re-run the same command to resume (${report.pairs?.counts.rows ?? 0} rows are kept in ${paths.pairs}).`);
       return EXIT_INTERRUPTED;

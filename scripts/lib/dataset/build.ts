@@ -25,6 +25,7 @@ import { PersonaSelectionRecord, QuestionSetRecord } from '../../../src/core/dat
 import { axesOf } from '../../../src/core/dataset/roster.ts';
 import { AppError } from '../../../src/core/errors.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
+import { fileErrorReason } from '../cliInput.ts';
 import { canonicalJson } from '../requestCache.ts';
 import { formatTable } from '../format.ts';
 import type { Reporter } from '../reporter.ts';
@@ -44,7 +45,7 @@ export function loadBuildConfig(path: string): BuildConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new AppError('invalid-input', `Cannot read the config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    throw new AppError('invalid-input', `Cannot read the config ${path}: ${fileErrorReason(error)}.`);
   }
   let value: unknown;
   try {
