@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig, type Connect, type Plugin } from 'vite';
 import { hostedModelUrls } from './scripts/build/hostedModels.ts';
+import { TRUSTED_TYPES_POLICIES } from './src/app/lib/trustedTypes.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -153,11 +154,88 @@ function sendFile(res: ServerResponse, path: string, headOnly: boolean): void {
   createReadStream(path).pipe(res);
 }
 
+/**
+ * The pages' Content-Security-Policy, written into every HTML page of the build as the first
+ * element of <head> (a `<meta http-equiv>`, since static hosts cannot send headers; it governs
+ * only what comes after it). The page never needs another origin: the catalog and demo data are
+ * served with it, and every model download happens in the model worker, which a meta policy does
+ * not reach (workers/networkGuard.ts holds the worker to its own allow-list).
+ *
+ * Not settable from a meta tag, so absent: `frame-ancestors` (framing), `report-uri`/`report-to`
+ * and `sandbox` are ignored there; a host that can send headers should add
+ * `frame-ancestors 'none'`.
+ */
+const PAGE_POLICY: readonly (readonly [directive: string, ...sources: string[]])[] = [
+  // Anything not listed below (fonts, media, frames, manifests) is refused.
+  ['default-src', "'none'"],
+  // Only the page's own bundled modules: no inline, injected or eval'd script. The page compiles
+  // no WebAssembly (ONNX Runtime and WebLLM run in the worker), so no 'wasm-unsafe-eval'.
+  ['script-src', "'self'"],
+  // Only the extracted CSS files: Svelte writes dynamic styles through the CSSOM (element.style),
+  // which CSP allows, and no component has a static style="" attribute, so no 'unsafe-inline'.
+  ['style-src', "'self'"],
+  // fetch, XHR, WebSocket, EventSource and sendBeacon reach the page's own origin only.
+  ['connect-src', "'self'"],
+  // The page's own images, the empty data: favicon, and blob: URLs the page makes itself.
+  ['img-src', "'self'", 'data:', 'blob:'],
+  // The model worker's script is served with the page; a blob: worker would inherit this policy.
+  ['worker-src', "'self'", 'blob:'],
+  // No plugins (<object>, <embed>).
+  ['object-src', "'none'"],
+  // An injected <base> cannot re-point the page's relative URLs.
+  ['base-uri', "'none'"],
+  // No form may submit anywhere (the page's forms are handled in script).
+  ['form-action', "'none'"],
+  // DOM sinks that can run script (innerHTML, DOMParser, a Worker's URL, …) take Trusted Types only.
+  ['require-trusted-types-for', "'script'"],
+  // …made by these policies only, each created once (src/app/lib/trustedTypes.ts).
+  ['trusted-types', ...Object.values(TRUSTED_TYPES_POLICIES)],
+];
+
+/**
+ * The dev server's relaxation: Vite's client and vite-plugin-svelte inject component CSS as
+ * <style> elements and its error overlay writes innerHTML, so dev pages allow inline styles and
+ * skip Trusted Types. Scripts, connections (HMR's websocket is same-origin, which 'self' covers)
+ * and everything else stay as strict as the build.
+ */
+const DEV_RELAXED: Readonly<Record<string, readonly string[] | null>> = {
+  'style-src': ["'self'", "'unsafe-inline'"],
+  'require-trusted-types-for': null,
+  'trusted-types': null,
+};
+
+export function contentSecurityPolicy(mode: 'build' | 'serve'): string {
+  return PAGE_POLICY.flatMap(([directive, ...sources]) => {
+    const relaxed = mode === 'serve' ? DEV_RELAXED[directive] : undefined;
+    if (relaxed === null) return [];
+    return [`${directive} ${(relaxed ?? sources).join(' ')}`];
+  }).join('; ');
+}
+
+/**
+ * Writes the policy into index.html, driver.html and the test harness page, right after the
+ * charset declaration, ahead of every script and stylesheet it governs.
+ */
+function pageContentSecurityPolicy(): Plugin {
+  let mode: 'build' | 'serve' = 'build';
+  return {
+    name: 'playground-content-security-policy',
+    configResolved(config) {
+      mode = config.command;
+    },
+    transformIndexHtml(html, context) {
+      const charset = /<meta charset=[^>]*>/i;
+      if (!charset.test(html)) throw new Error(`${context.filename} needs <meta charset> first in <head>: the Content-Security-Policy goes right after it.`);
+      return html.replace(charset, (tag) => `${tag}\n    <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy(mode)}" />`);
+    },
+  };
+}
+
 // A static page that works under any base path (e.g. a project page on a static host):
 // every asset URL is relative.
 export default defineConfig(({ command }) => ({
   base: './',
-  plugins: [svelte(), selfHostedAssets(), hostedModelUrls()],
+  plugins: [svelte(), selfHostedAssets(), hostedModelUrls(), pageContentSecurityPolicy()],
   worker: { format: 'es', plugins: () => [ortWasmFallbackNotBundled()] },
   optimizeDeps: { exclude: ['@huggingface/transformers', '@mlc-ai/web-llm'] },
   define: {

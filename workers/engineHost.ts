@@ -12,7 +12,9 @@
  * else as `internal`), work for a model that is no longer loaded (`not-loaded`), cancellation
  * before a request starts (answered at once) or while it runs (the engine stops at its next
  * step), a reply that cannot be structured-cloned (sent as an `internal` error instead), a
- * backend whose engine module is absent from the build (the factory's `unsupported` error).
+ * backend whose engine module is absent from the build (the factory's `unsupported` error), a
+ * load that names or fetches a URL outside the worker's network allow-list (`network-refused`,
+ * reported in place of whatever error the library made of the refused fetch).
  *
  * Runs anywhere a MessagePort-like object exists: the worker entry passes `self`, unit tests pass
  * a fake port and fake engine factories.
@@ -48,12 +50,22 @@ export interface BackendModule<B extends WorkerBackend> {
 /** Lazy loaders of each backend's module, so a worker only downloads the engine it hosts. */
 export type EngineFactories = { readonly [B in WorkerBackend]: () => Promise<BackendModule<B>> };
 
+/** The worker's network policy around model loads (workers/networkGuard.ts implements it). */
+export interface LoadNetworkPolicy {
+  /** Called before each model loads: allows that load's hosts, or rejects with the refusal of a URL its spec names. */
+  admit(spec: EngineSpec): Promise<void>;
+  /** The first URL refused since the last `admit`: a load that fails after one reports it, not the library's own error. */
+  refusal(): AppError | undefined;
+}
+
 export interface EngineHostOptions {
   /**
    * What a `crash` request does. Only test builds pass one (the worker entry throws an uncaught
    * error from it); without it a `crash` request answers `unsupported`.
    */
   onCrashRequest?: () => void;
+  /** Without one (unit tests with fake engines), loads are not network-checked. */
+  network?: LoadNetworkPolicy;
 }
 
 /** A queued unit of engine work. `run` resolves to the terminal reply. */
@@ -232,7 +244,11 @@ export class EngineHost {
   async #load(id: RequestId, spec: EngineSpec, signal: AbortSignal): Promise<Engine['info']> {
     await this.#disposeEngine();
     const onProgress: ProgressListener = (progress) => this.#postEvent({ id, kind: 'progress', progress });
-    const engine = await this.#create(spec, onProgress);
+    const network = this.#options.network;
+    await network?.admit(spec);
+    const engine = await this.#create(spec, onProgress).catch((error: unknown) => {
+      throw network?.refusal() ?? error;
+    });
     if (signal.aborted) {
       // Superseded while loading (creation cannot be interrupted): free it rather than keep a model nobody asked for.
       await engine.dispose();

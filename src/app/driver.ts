@@ -9,6 +9,7 @@
  * failure into a serialized error (see driverApi.ts). Generations queue rather than supersede one
  * another: a batch caller's concurrent requests must all finish.
  */
+import './lib/noEval.ts';
 import { AppError, toSerializedError } from '../core/errors.ts';
 import { WorkerEngine } from './engine/workerEngine.ts';
 import type { DriverOutcome, PlaygroundDriver } from './driverApi.ts';

@@ -1,3 +1,4 @@
+import './lib/noEval.ts';
 import { mount } from 'svelte';
 import App from './App.svelte';
 

@@ -23,14 +23,15 @@ import { AppError } from './errors.ts';
  * The WHATWG URL parser exists in every runtime the core runs in (browsers, workers, Node), but
  * the core is type-checked without DOM types, so it names the part it uses (as cancel.ts does).
  */
-interface ParsedUrl {
+export interface ParsedUrl {
   readonly href: string;
+  readonly origin: string;
   readonly protocol: string;
   readonly host: string;
   readonly hostname: string;
   readonly pathname: string;
 }
-const WhatwgUrl = (globalThis as unknown as { URL: new (url: string, base?: string) => ParsedUrl }).URL;
+export const WhatwgUrl = (globalThis as unknown as { URL: new (url: string, base?: string) => ParsedUrl }).URL;
 
 /** Chat formats the page knows; `zephyr` is the core's built-in template, the others come from the model. */
 export const ChatTemplateName = z.enum(['zephyr', 'llama-3', 'mistral', 'chatml']);

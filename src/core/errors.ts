@@ -22,6 +22,8 @@ export const ErrorCode = z.enum([
   'unsupported',
   /** A remote service kept failing after retries. */
   'unavailable',
+  /** The model worker was asked to contact a host outside its allow-list (src/core/networkPolicy.ts). */
+  'network-refused',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

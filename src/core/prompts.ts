@@ -359,13 +359,9 @@ function preferenceBlock({
 // G.5 Prefix generation: persona inferred from training preference pairs
 
 /**
- * The authors' code (`persona_xy_4s*`, spec §3.2): 4 shots, each with its dispreferred response.
- * The paper's G.5 illustration shows 2 shots without y_l; its Table 11 caption says 4 shots.
- */
-export const PERSONA_INFERENCE_DEFAULTS = { shots: 4, showRejected: true } as const;
-
-/**
  * G.5: asks a model to infer who the user is from their preference pairs, numbered from 1.
+ * The paper prints the shots with y_w only; the authors' code (`persona_xy_4s*`, spec §3.2) shows
+ * y_l too (`showRejected`). Which shots and which layout: `personaInference.ts`.
  * The authors' string has one more blank line before the closing request.
  */
 export function personaInferencePrompt({

@@ -1,7 +1,8 @@
 /**
- * ROUGE-1 and ROUGE-L as computed by Google's `rouge_score` (what HF `evaluate.load("rouge")`
- * wraps), which the paper uses to compare an inferred persona with the gold one (spec §4.7,
- * Table 2 ROUGE-1, Table 11 ROUGE-L). The paper runs it without a stemmer, the default here.
+ * ROUGE-1, ROUGE-L and ROUGE-Lsum as computed by Google's `rouge_score` (what HF
+ * `evaluate.load("rouge")` wraps), which the paper uses to compare an inferred persona with the
+ * gold one (spec §4.7, Table 2 ROUGE-1, Table 11 ROUGE-L) and a prefix with its shuffled
+ * counterpart (Table 13, ROUGE-Lsum). The paper runs it without a stemmer, the default here.
  *
  * Stemming: `rouge_score` uses NLTK's Porter stemmer in its default NLTK_EXTENSIONS mode; the
  * `stemmer` package implements Martin Porter's original algorithm. They agree on about 99% of
@@ -96,4 +97,85 @@ function longestCommonSubsequenceLength(referenceTokens: readonly string[], pred
     [previousRow, currentRow] = [currentRow, previousRow];
   }
   return previousRow[predictionTokens.length] as number;
+}
+
+/**
+ * ROUGE-Lsum as rouge_score computes it (`_summary_level_lcs`): both texts are split into
+ * sentences on newlines (empty lines dropped), and for each reference sentence the union of its
+ * LCS with every prediction sentence counts as hits, each token at most as often as it occurs in
+ * either text. Recall = hits / reference tokens, precision = hits / prediction tokens.
+ */
+export function rougeLsum(reference: string, prediction: string, options: RougeOptions = {}): RougeScore {
+  const sentences = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => tokenizeForRouge(line, options));
+  const referenceSentences = sentences(reference);
+  const predictionSentences = sentences(prediction);
+  const referenceTokens = referenceSentences.flat();
+  const predictionTokens = predictionSentences.flat();
+  if (referenceTokens.length === 0 || predictionTokens.length === 0) return { precision: 0, recall: 0, f1: 0 };
+  const unusedInReference = tokenCounts(referenceTokens);
+  const unusedInPrediction = tokenCounts(predictionTokens);
+  let hits = 0;
+  for (const sentence of referenceSentences) {
+    for (const token of unionLcs(sentence, predictionSentences)) {
+      const inReference = unusedInReference.get(token) ?? 0;
+      const inPrediction = unusedInPrediction.get(token) ?? 0;
+      if (inReference > 0 && inPrediction > 0) {
+        hits++;
+        unusedInReference.set(token, inReference - 1);
+        unusedInPrediction.set(token, inPrediction - 1);
+      }
+    }
+  }
+  return scoreFromMatches(hits, referenceTokens, predictionTokens);
+}
+
+function tokenCounts(tokens: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const token of tokens) counts.set(token, (counts.get(token) ?? 0) + 1);
+  return counts;
+}
+
+/** The reference tokens in the union of the LCS positions against each candidate, in reference order. */
+function unionLcs(reference: readonly string[], candidates: readonly (readonly string[])[]): string[] {
+  const positions = new Set<number>();
+  for (const candidate of candidates) for (const position of lcsPositions(reference, candidate)) positions.add(position);
+  return [...positions].sort((a, b) => a - b).map((position) => reference[position] as string);
+}
+
+/**
+ * Reference positions of one LCS, traced back through the full table as rouge_score's
+ * `_backtrack_norec` does (which LCS is found decides the union, so the tie-breaking matters:
+ * step left only when the cell to the left is strictly larger than the one above).
+ */
+export function lcsPositions(reference: readonly string[], candidate: readonly string[]): number[] {
+  const rows = reference.length + 1;
+  const columns = candidate.length + 1;
+  const table = new Uint32Array(rows * columns);
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < columns; j++) {
+      table[i * columns + j] =
+        reference[i - 1] === candidate[j - 1]
+          ? (table[(i - 1) * columns + j - 1] as number) + 1
+          : Math.max(table[(i - 1) * columns + j] as number, table[i * columns + j - 1] as number);
+    }
+  }
+  const positions: number[] = [];
+  let i = reference.length;
+  let j = candidate.length;
+  while (i > 0 && j > 0) {
+    if (reference[i - 1] === candidate[j - 1]) {
+      positions.push(i - 1);
+      i--;
+      j--;
+    } else if ((table[i * columns + j - 1] as number) > (table[(i - 1) * columns + j] as number)) {
+      j--;
+    } else {
+      i--;
+    }
+  }
+  return positions.reverse();
 }

@@ -8,14 +8,10 @@
  * rather than in a dependency, so the core runs unchanged in the page, the worker and Node; the
  * tests pin them to scipy values.
  */
-import { createRng } from './random.ts';
+import { bootstrapInterval, quantileOfSorted, type BootstrapOptions } from './bootstrap.ts';
+import { assertConfidence, type Interval } from './interval.ts';
 
-/** A point estimate with the bounds of a two-sided confidence interval around it. */
-export interface Interval {
-  estimate: number;
-  lower: number;
-  upper: number;
-}
+export type { Interval } from './interval.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Special functions
@@ -146,12 +142,6 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
 // ---------------------------------------------------------------------------------------------
 // Intervals
 
-function assertConfidence(caller: string, confidence: number): void {
-  if (!(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`${caller}: confidence must be strictly between 0 and 1, got ${confidence}.`);
-  }
-}
-
 /** The two-sided critical value: 1.959963984540054 for 95%. */
 function twoSidedZ(confidence: number): number {
   return normalQuantile(1 - (1 - confidence) / 2);
@@ -183,42 +173,20 @@ export function wilsonInterval(successes: number, n: number, confidence = 0.95):
   };
 }
 
-export interface BootstrapOptions {
-  seed: number;
-  /** 1000, like seaborn's `n_boot`, which made the paper's error bars. */
-  resamples?: number;
-  confidence?: number;
-}
+export type { BootstrapOptions } from './bootstrap.ts';
 
 /**
- * Percentile bootstrap interval of the mean: resample the units (personas) with replacement,
- * take each resample's mean, and read the interval off the quantiles of those means, with
- * numpy's default linear interpolation, as seaborn does. Seeded, so the same call gives the same
- * interval (the paper's were unseeded).
+ * Percentile bootstrap interval of the mean over units (personas): `bootstrapInterval` with the
+ * mean as the statistic, as seaborn computes the paper's error bars.
  */
-export function bootstrapMeanInterval(
-  values: readonly number[],
-  { seed, resamples = 1000, confidence = 0.95 }: BootstrapOptions,
-): Interval {
+export function bootstrapMeanInterval(values: readonly number[], options: BootstrapOptions): Interval {
   if (values.length === 0) throw new RangeError('bootstrapMeanInterval: no values; a mean of nothing has no interval.');
   if (!values.every(Number.isFinite)) throw new RangeError('bootstrapMeanInterval: every value must be finite.');
-  if (!Number.isInteger(resamples) || resamples < 1) {
-    throw new RangeError(`bootstrapMeanInterval: resamples must be a positive integer, got ${resamples}.`);
-  }
-  assertConfidence('bootstrapMeanInterval', confidence);
-  const rng = createRng(seed);
-  const count = values.length;
-  const resampleMeans = Float64Array.from({ length: resamples }, () => {
+  return bootstrapInterval(values.length, (indices) => {
     let total = 0;
-    for (let i = 0; i < count; i++) total += values[rng.int(0, count - 1)] as number;
-    return total / count;
-  }).sort();
-  const tail = (1 - confidence) / 2;
-  return {
-    estimate: meanOf(values),
-    lower: quantileOfSorted(resampleMeans, tail),
-    upper: quantileOfSorted(resampleMeans, 1 - tail),
-  };
+    for (const index of indices) total += values[index] as number;
+    return total / indices.length;
+  }, options);
 }
 
 function meanOf(values: readonly number[]): number {
@@ -229,15 +197,6 @@ function meanOf(values: readonly number[]): number {
 export function quantile(values: readonly number[], probability: number): number {
   if (values.length === 0) return Number.NaN;
   return quantileOfSorted(Float64Array.from(values).sort(), probability);
-}
-
-/** numpy's default ("linear") quantile of already-sorted values. */
-function quantileOfSorted(sorted: Float64Array, probability: number): number {
-  const position = probability * (sorted.length - 1);
-  const below = Math.floor(position);
-  const above = Math.min(below + 1, sorted.length - 1);
-  const lowValue = sorted[below] as number;
-  return lowValue + (position - below) * ((sorted[above] as number) - lowValue);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ test('report.html shows every section with its charts, logs no error and request
   for (const name of [
     'Accuracy by prefix and question type (Figure 3/5)',
     'Prefix sensitivity: right vs shuffled vs no prefix (Appendix L)',
-    'Equity: per-persona improvement over no prefix (Figure 6)',
+    'Prefix gain per persona: prefixed vs no prefix, same model (one-run view)',
     'Persona quality: ROUGE against the gold persona (Table 2)',
     'Examples (Table 11): ROUGE-L against gold',
     'Generations judged pairwise (Table 3)',
@@ -70,7 +70,7 @@ test('report.html shows every section with its charts, logs no error and request
   ]) {
     await expect(page.getByRole('heading', { name, exact: true })).toBeVisible();
   }
-  // Bar charts (accuracy, sensitivity) and one equity scatter per prefix (few-shot, persona, gold, shuffled persona).
+  // Bar charts (accuracy, sensitivity) and one prefix-gain scatter per prefix (few-shot, persona, gold, shuffled persona).
   const charts = page.locator('svg[role="img"]');
   await expect(charts).toHaveCount(2 + 4);
   for (const chart of await charts.all()) {

@@ -3,69 +3,88 @@
  * and the generated tiny Llama through the Transformers.js engine, once on WebGPU (SwiftShader)
  * and once on WASM.
  *
- * One walk per device: load the model, paste valid and malformed pairs, infer a persona, compare
- * generations, stop one, score pairs, edit the persona and score again, open the token view,
- * export, reload in the middle of a run and resume it, find everything again, and re-import the
- * exports. Along the way it checks that:
- * - no request leaves the page's origin (every request of the walk is recorded);
- * - script payloads in pasted pairs and in generated text never run (`window.__pwned` trap);
- * - no main-thread task during loading, generation or scoring is grossly long (the longest task
- *   of each phase is reported as an annotation; only > 1 s fails);
- * and saves a screenshot of each state (test-results/…/NN-state.png).
+ * One walk per device, one test per step, on one page: load the model, paste valid and malformed
+ * pairs, infer a persona, compare generations, stop one, score pairs, edit the persona and score
+ * again, resume a run a reload interrupted, find everything again after a reload, render hostile
+ * stored text inert, export and re-import, load the demo set. Each test reports on its own: it
+ * starts by making sure of the state it needs (support/pageSteps.ts `ensure…`), which after a
+ * failure (Playwright then starts a fresh worker and page) builds that state again instead of
+ * skipping the rest. The interrupted run is written as the stored records a reload leaves behind,
+ * not made by racing a reload against a running score.
+ *
+ * After every test: no script payload ran (`window.__pwned` trap), no dialog opened, no error went
+ * uncaught and no request left the page's origin (support/pageProbes.ts). Loading, generation and
+ * scoring report their longest main-thread task as an annotation; only > 1 s fails. Each state is
+ * saved as a screenshot (test-results/…/state.png).
  *
  * SwiftShader compiles WebGPU shaders for every new tensor shape, so the WebGPU walk keeps
  * sequences short; both walks cover the same features.
  */
 import { readFile } from 'node:fs/promises';
-import { expect, test, type Locator, type Page } from '@playwright/test';
-import { foreignRequests, installProbes, pwnedHits, putRecord, recordRequests, startPhase } from './support/pageProbes.ts';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { PersonaVersion, ScoringRun, StoredGeneration, StoredPairSet } from '../../src/app/storage/records.ts';
+import { expectPageClean, installProbes, putRecord, readRecords, watchPage, type PageWatch } from './support/pageProbes.ts';
 import { HOSTILE_MARKDOWN, MALFORMED, PERSON, TEST_COUNT, TRAIN_COUNT, VALID_COUNT, malformedLine, pastedText } from './support/pairsFixture.ts';
+import {
+  GROSS_LONG_TASK_MS,
+  MODEL_ID,
+  chooseKinds,
+  ensureFinishedRun,
+  ensureModel,
+  ensurePairs,
+  ensurePersona,
+  expectModelReady,
+  expectRunComplete,
+  loadModel,
+  measure,
+  reload,
+  setNumber,
+  side,
+  storeInterruptedRun,
+  storedResults,
+} from './support/pageSteps.ts';
 
-const MODEL_ID = 'tiny-llama-random';
-/** A main-thread task longer than this fails the walk (the goal is < 50 ms; this catches gross regressions). */
-const GROSS_LONG_TASK_MS = 1000;
+const WALKS = [
+  // Max tokens of the generation that is stopped: long enough to still be running when Stop arrives.
+  { device: 'webgpu', stopTokens: 400 },
+  { device: 'wasm', stopTokens: 200 },
+] as const;
 
-interface Walk {
-  device: 'webgpu' | 'wasm';
-  /** Max tokens of the generation that is stopped: long enough to still be running when Stop arrives. */
-  stopTokens: number;
-  /** The interrupted-and-resumed run: the demo set (long answers, 18 results) or the pasted pairs. */
-  resume: { demo: boolean; kinds: string[]; expected: number };
-}
+for (const { device, stopTokens } of WALKS) {
+  test.describe(`the playground on ${device}`, () => {
+    // Not serial: a failed test does not skip the rest (each rebuilds what it needs).
+    test.describe.configure({ mode: 'default' });
 
-const WALKS: Walk[] = [
-  { device: 'webgpu', stopTokens: 400, resume: { demo: false, kinds: ['None', 'Persona', 'Name'], expected: TEST_COUNT * 3 } },
-  { device: 'wasm', stopTokens: 200, resume: { demo: true, kinds: ['None', 'Few-shot', 'Gold persona'], expected: 6 * 3 } },
-];
+    let context: BrowserContext;
+    let page: Page;
+    let watch: PageWatch;
+    let origin: string;
 
-for (const walk of WALKS) {
-  test(`the playground on ${walk.device}: pairs, persona, comparison, scoring, persistence, export`, async ({ page, context, baseURL }, testInfo) => {
-    test.setTimeout(240_000);
-    const origin = new URL(baseURL as string).origin;
-    await installProbes(context);
-    const requests = recordRequests(context);
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    const longest: Record<string, number> = {};
-    let shot = 0;
-    const timings: string[] = [];
-    const step = async (name: string, body: () => Promise<void>) => {
-      const started = Date.now();
-      await test.step(name, body);
-      timings.push(`${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    };
-    const screenshot = async (name: string) => {
-      shot += 1;
-      await page.screenshot({ path: testInfo.outputPath(`${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
-    };
-
-    await step('empty page', async () => {
+    test.beforeAll(async ({ browser }, testInfo) => {
+      const baseURL = testInfo.project.use.baseURL as string;
+      origin = new URL(baseURL).origin;
+      context = await browser.newContext({ baseURL });
+      await installProbes(context);
+      page = await context.newPage();
+      watch = await watchPage(context, page);
       await page.goto('./');
+    });
+
+    test.afterEach(async () => {
+      await expectPageClean(page, watch, origin);
+    });
+
+    test.afterAll(async () => {
+      await context.close();
+    });
+
+    const screenshot = (name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
+    const longestTask = (phase: string, ms: number) => {
+      test.info().annotations.push({ type: `longest main-thread task while ${phase} (${device})`, description: ms < 0 ? 'not measured' : ms === 0 ? 'none over 50 ms' : `${Math.round(ms)} ms` });
+      expect(ms, `longest task while ${phase}`).toBeLessThan(GROSS_LONG_TASK_MS);
+    };
+
+    test('an empty page says what it is', async () => {
       await expect(page.getByRole('heading', { level: 1, name: 'WikiPersona Playground' })).toBeVisible();
       await expect(page.getByText('Nothing you paste leaves this page.')).toBeVisible();
       await expect(page.getByTestId('model-status')).toHaveAttribute('data-status', 'idle');
@@ -73,59 +92,58 @@ for (const walk of WALKS) {
       await screenshot('empty');
     });
 
-    await step(`load the tiny model on ${walk.device}`, async () => {
-      await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption(MODEL_ID);
-      await page.getByRole('combobox', { name: 'Device' }).selectOption(walk.device);
-      longest.load = await measure(page, async () => {
-        await page.getByRole('button', { name: 'Load model', exact: true }).click();
-        await expectModelReady(page, walk.device);
-      });
+    test(`loads the tiny model on ${device}`, async () => {
+      longestTask('loading', await measure(page, () => loadModel(page, device)));
       await screenshot('model-loaded');
     });
 
-    await step('paste pairs: malformed rows are listed by line, valid rows kept', async () => {
+    test('pasted pairs: malformed rows are listed by line, valid rows kept, payloads inert', async () => {
       await page.getByRole('textbox', { name: 'Preferences', exact: true }).fill(pastedText());
-      await expect(page.getByTestId('pairs-summary')).toContainText(`${VALID_COUNT} valid pairs`);
-      await expect(page.getByTestId('pairs-summary')).toContainText(`${MALFORMED.length} problems`);
-      await expect(page.getByTestId('pairs-summary')).toContainText('1 duplicate dropped');
+      const summary = page.getByTestId('pairs-summary');
+      await expect(summary).toContainText(`${VALID_COUNT} valid pairs`);
+      await expect(summary).toContainText(`${MALFORMED.length} problems`);
+      await expect(summary).toContainText('1 duplicate dropped');
       const issues = page.getByRole('alert', { name: 'Problems in the pasted pairs' });
-      for (const [index, { message }] of MALFORMED.entries()) {
-        await expect(issues).toContainText(`line ${malformedLine(index)}: ${message}`);
-      }
+      for (const [index, { message }] of MALFORMED.entries()) await expect(issues).toContainText(`line ${malformedLine(index)}: ${message}`);
       await expect(page.getByRole('combobox', { name: 'Person' })).toContainText(`${PERSON} — ${VALID_COUNT} pairs (${TRAIN_COUNT} train, ${TEST_COUNT} test`);
       // Render every pair, payloads included, and try the link a payload planted.
       await page.getByText(`${PERSON}'s pairs (${VALID_COUNT})`).click();
-      for (const summary of await page.locator('.pair-list li > details > summary').all()) await summary.click();
+      for (const summaryRow of await page.locator('.pair-list li > details > summary').all()) await summaryRow.click();
       const plantedLink = page.locator('.pair-list a', { hasText: 'click me' });
       await plantedLink.click();
       await expect(page.locator('.pair-list script, .pair-list img, .pair-list svg, .pair-list [onerror]')).toHaveCount(0);
       await expect(plantedLink).not.toHaveAttribute('href', /.*/);
-      expect(await pwnedHits(page)).toEqual([]);
       await screenshot('pairs-validated');
     });
 
-    await step('infer a persona (G.5) and keep it as a version', async () => {
-      await page.getByRole('spinbutton', { name: 'Shots' }).fill('2');
-      await page.getByRole('spinbutton', { name: 'Shots' }).blur();
-      await page.locator('#infer-tokens').fill('16');
-      await page.locator('#infer-tokens').blur();
+    test('infers a persona (G.5, the paper’s layout by default) and keeps it as a version with its provenance', async () => {
+      await ensureModel(page, device);
+      await ensurePairs(page);
+      await expect(page.getByRole('combobox', { name: 'Shots show' })).toHaveValue('paper');
+      await expect(page.getByRole('spinbutton', { name: 'Top-k', exact: true })).toHaveValue('50');
+      await setNumber(page.getByRole('spinbutton', { name: 'Shots' }), 2);
+      await setNumber(page.locator('#infer-tokens'), 16);
       await page.getByRole('button', { name: 'Infer persona' }).click();
       const versions = page.getByRole('combobox', { name: 'Persona version' });
       await expect(versions).toContainText('inferred by Tiny test Llama', { timeout: 120_000 });
-      await expect(versions).toContainText('from 2 shots, seed 0, with y_l');
+      await expect(versions).toContainText('from 2 shots (paper, x + y_w), seed 0');
+      await expect(page.getByText(/^Provenance: .*top-p 1, top-k 50;/)).toBeVisible();
       await expect(page.getByRole('textbox', { name: 'Persona', exact: true })).not.toHaveValue('');
       await screenshot('persona-inferred');
     });
 
-    await step('compare unprefixed and persona-prefixed generations', async () => {
+    test('compares unprefixed and persona-prefixed generations', async () => {
+      await ensureModel(page, device);
+      await ensurePersona(page);
       await page.getByRole('radio', { name: 'Persona', exact: true }).check();
       await page.getByRole('textbox', { name: 'Question', exact: true }).fill('What should I cook tonight? <img src=x onerror="window.__pwned=\'question\'">');
       await setNumber(page.locator('#gen-tokens'), 6);
-      longest.generate = await measure(page, async () => {
+      const longest = await measure(page, async () => {
         await page.getByRole('button', { name: 'Generate', exact: true }).click();
         await expect(side(page, 'Unprefixed')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
         await expect(side(page, 'Prefixed: Persona')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
       });
+      longestTask('generating', longest);
       const persona = await page.getByRole('textbox', { name: 'Persona', exact: true }).inputValue();
       for (const name of ['Unprefixed', 'Prefixed: Persona']) {
         await side(page, name).getByText('Full prompt').click();
@@ -136,8 +154,11 @@ for (const walk of WALKS) {
       await screenshot('compared');
     });
 
-    await step('stop a generation', async () => {
-      await setNumber(page.locator('#gen-tokens'), walk.stopTokens);
+    test('stops a generation', async () => {
+      await ensureModel(page, device);
+      await ensurePersona(page);
+      await page.getByRole('textbox', { name: 'Question', exact: true }).fill('Tell me a long story.');
+      await setNumber(page.locator('#gen-tokens'), stopTokens);
       await page.getByRole('button', { name: 'Generate', exact: true }).click();
       await expect(side(page, 'Unprefixed')).toHaveAttribute('data-status', 'streaming', { timeout: 60_000 });
       await expect(side(page, 'Unprefixed').locator('.output')).not.toBeEmpty({ timeout: 60_000 });
@@ -145,9 +166,7 @@ for (const walk of WALKS) {
       await page.getByRole('button', { name: 'Stop', exact: true }).click();
       await expect(side(page, 'Unprefixed')).toHaveAttribute('data-status', /^(stopping|stopped)$/, { timeout: 1000 });
       await expect(side(page, 'Unprefixed')).toHaveAttribute('data-status', 'stopped', { timeout: 60_000 });
-      const stopMs = Date.now() - stopAt;
-      testInfo.annotations.push({ type: `stop latency (${walk.device})`, description: `${stopMs} ms from Stop to the engine's answer` });
-      timings.push(`stop latency: ${stopMs} ms`);
+      test.info().annotations.push({ type: `stop latency (${device})`, description: `${Date.now() - stopAt} ms from Stop to the engine's answer` });
       // The second side never starts once Stop was pressed.
       await expect(side(page, 'Prefixed: Persona')).toHaveAttribute('data-status', 'stopped');
       await expect(side(page, 'Prefixed: Persona').locator('.output')).toContainText('Stopped before any text');
@@ -155,26 +174,32 @@ for (const walk of WALKS) {
       await screenshot('stopped');
     });
 
-    await step('score the test pairs with and without the persona', async () => {
+    test('scores the test pairs with and without the persona', async () => {
+      await ensureModel(page, device);
+      await ensurePersona(page);
       await chooseKinds(page, ['None', 'Persona']);
-      longest.score = await measure(page, async () => {
+      const longest = await measure(page, async () => {
         await page.getByRole('button', { name: 'Score pairs' }).click();
         await expectRunComplete(page, TEST_COUNT * 2);
       });
+      longestTask('scoring', longest);
       await expect(page.getByRole('img', { name: /Accuracy by prefix and question type/ })).toBeVisible();
       await screenshot('scored');
     });
 
-    await step('edit the persona, score again and compare with the previous run', async () => {
+    test('an edited persona is scored as a new version, against the previous run, with the token view', async () => {
+      await ensureFinishedRun(page, device, TEST_COUNT);
+      await ensureModel(page, device);
       const personaBox = page.getByRole('textbox', { name: 'Persona', exact: true });
       await personaBox.fill(`${await personaBox.inputValue()}\nPrefers short, practical answers.`);
+      await chooseKinds(page, ['None', 'Persona']);
       await page.getByRole('button', { name: 'Score pairs' }).click();
       await expectRunComplete(page, TEST_COUNT * 2);
       const table = page.getByRole('table', { name: 'Accuracy against the previous run' });
       await expect(table).toContainText('→');
       await expect(table).toContainText('pts');
-      await expect(page.getByText(/changed: persona v1 → v2/)).toBeVisible();
-      await expect(page.getByRole('combobox', { name: 'Persona version' })).toContainText('v2 · edited by hand');
+      await expect(page.getByText(/changed: persona v\d+ → v\d+/)).toBeVisible();
+      await expect(page.getByRole('combobox', { name: 'Persona version' })).toContainText('edited by hand');
       await page.getByRole('button', { name: /Show tokens for .* Persona prefix/ }).first().click();
       await expect(page.locator('.token-view .spans')).toHaveCount(2, { timeout: 60_000 });
       await expect(page.locator('.token-view')).toContainText('Preferred (y_w): score');
@@ -182,68 +207,55 @@ for (const walk of WALKS) {
       await screenshot('rescored-with-tokens');
     });
 
-    const exports: Record<string, string> = {};
-    await step('export the pairs as JSON, JSON Lines and CSV', async () => {
-      for (const format of ['json', 'jsonl', 'csv'] as const) {
-        await page.getByRole('combobox', { name: 'Export format' }).selectOption(format);
-        const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export', exact: true }).click()]);
-        const path = testInfo.outputPath(`export.${format}`);
-        await download.saveAs(path);
-        exports[format] = path;
-      }
-      const document = JSON.parse(await readFile(exports.json as string, 'utf8')) as { pairs: unknown[]; personas: { name: string; prefixes: Record<string, string> }[] };
-      expect(document.pairs).toHaveLength(VALID_COUNT);
-      expect(document.personas[0]?.name).toBe(PERSON);
-      expect(document.personas[0]?.prefixes.persona).toContain('Prefers short, practical answers.');
-    });
-
-    await step('a stored generation full of payloads is shown without running any', async () => {
-      await putRecord(page, 'generations', hostileGeneration());
-    });
-
-    await step('reload in the middle of a run', async () => {
-      if (walk.resume.demo) {
-        await page.getByRole('button', { name: 'Load demo pairs' }).click();
-        await expect(page.getByTestId('pairs-summary')).toContainText('40 valid pairs');
-      }
-      await chooseKinds(page, walk.resume.kinds);
-      await page.getByRole('button', { name: 'Score pairs' }).click();
-      await expect(page.getByTestId('score-progress')).toContainText(/^[1-9]\d* of /, { timeout: 120_000 });
-      await page.reload();
+    test('a run a reload interrupted (its stored records) is offered for resuming, and resumes to the end', async () => {
+      await ensureFinishedRun(page, device, TEST_COUNT);
+      const { run, saved } = await storeInterruptedRun(page);
+      const expected = run.pairs.length * run.prefixes.length;
+      await reload(page);
       await expect(page.getByRole('button', { name: 'Resume run' })).toBeVisible();
-      await expect(page.getByRole('status').filter({ hasText: 'was interrupted' })).toContainText(/with [1-9]\d* of \d+ results saved/);
+      await expect(page.getByRole('status').filter({ hasText: 'was interrupted' })).toContainText(`with ${saved.length} of ${expected} results saved`);
       await expect(page.getByRole('button', { name: 'Resume run' })).toBeDisabled();
-      await screenshot('interrupted');
-    });
-
-    await step('resume the interrupted run', async () => {
       await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(MODEL_ID);
-      await expect(page.getByRole('combobox', { name: 'Device' })).toHaveValue(walk.device);
+      await expect(page.getByRole('combobox', { name: 'Device' })).toHaveValue(device);
+      await screenshot('interrupted');
+
       await page.getByRole('button', { name: 'Load model', exact: true }).click();
-      await expectModelReady(page, walk.device);
+      await expectModelReady(page, device);
       await page.getByRole('button', { name: 'Resume run' }).click();
-      await expectRunComplete(page, walk.resume.expected);
+      await expectRunComplete(page, expected);
       await expect(page.getByRole('button', { name: 'Resume run' })).toHaveCount(0);
+      const results = await storedResults(page, run.id);
+      expect(results).toHaveLength(expected);
+      // The results saved before the reload are kept as they were, not scored again.
+      expect(results.filter((result) => saved.some((kept) => kept.kind === result.kind && kept.pairId === result.pairId))).toEqual(expect.arrayContaining(saved));
+      expect((await readRecords(page, 'runs')).map((record) => ScoringRun.parse(record)).find((candidate) => candidate.id === run.id)?.status).toBe('done');
       await screenshot('resumed');
     });
 
-    await step('after the reload everything is still there', async () => {
-      if (walk.resume.demo) {
-        const sets = page.getByRole('combobox', { name: 'Pair set' });
-        await sets.selectOption({ label: 'Pasted pairs' });
-      }
+    test('after a reload everything stored is shown again', async () => {
+      await ensurePersona(page);
+      await reload(page);
       await expect(page.getByRole('textbox', { name: 'Preferences', exact: true })).toHaveValue(pastedText());
       await expect(page.getByRole('alert', { name: 'Problems in the pasted pairs' })).toContainText(`line ${malformedLine(0)}`);
-      await expect(page.getByRole('textbox', { name: 'Persona', exact: true })).toHaveValue(/Prefers short, practical answers\./);
-      await expect(page.getByRole('combobox', { name: 'Persona version' }).locator('option')).toHaveCount(2);
-      const runs = page.getByRole('combobox', { name: 'Run' });
-      await expect(runs.locator('option')).toHaveCount(walk.resume.demo ? 2 : 3);
-      await expect(page.getByTestId('results-table').locator('tr[data-state="pending"]')).toHaveCount(0);
-      await expect(page.getByRole('combobox', { name: 'Earlier comparisons' }).locator('option')).toHaveCount(3);
+      const pasted = (await readRecords(page, 'pairSets')).map((record) => StoredPairSet.parse(record)).find((set) => set.sourceText === pastedText());
+      const ofPerson = <T extends { pairSetId: string; person: string }>(records: T[]) => records.filter((record) => record.pairSetId === pasted?.id && record.person === PERSON);
+      const versions = ofPerson((await readRecords(page, 'personaVersions')).map((record) => PersonaVersion.parse(record)));
+      await expect(page.getByRole('combobox', { name: 'Persona version' }).locator('option')).toHaveCount(versions.length);
+      const latest = versions.sort((a, b) => a.createdAt - b.createdAt).at(-1);
+      await expect(page.getByRole('textbox', { name: 'Persona', exact: true })).toHaveValue(latest?.text ?? '');
+      const runs = ofPerson((await readRecords(page, 'runs')).map((record) => ScoringRun.parse(record)));
+      if (runs.length > 0) {
+        await expect(page.getByRole('combobox', { name: 'Run' }).locator('option')).toHaveCount(runs.length);
+        await expect(page.getByTestId('results-table').locator('tr[data-state="pending"]')).toHaveCount(0);
+      }
+      const generations = (await readRecords(page, 'generations')).map((record) => StoredGeneration.parse(record));
+      if (generations.length > 0) await expect(page.getByRole('combobox', { name: 'Earlier comparisons' }).locator('option')).toHaveCount(generations.length);
       await screenshot('after-reload');
     });
 
-    await step('generated text with payloads renders inert', async () => {
+    test('a stored generation full of payloads is shown without running any', async () => {
+      await putRecord(page, 'generations', StoredGeneration.parse(hostileGeneration()));
+      await reload(page);
       const history = page.getByRole('combobox', { name: 'Earlier comparisons' });
       await history.selectOption((await history.locator('option', { hasText: 'Hostile question' }).getAttribute('value')) ?? '');
       const output = side(page, 'Unprefixed').locator('.output');
@@ -253,76 +265,45 @@ for (const walk of WALKS) {
       await output.locator('a', { hasText: 'a javascript link' }).click();
       await output.getByText('hover me').hover();
       await expect(output.locator('a', { hasText: 'a javascript link' })).not.toHaveAttribute('href', /.*/);
-      await expect(output.locator('a', { hasText: 'raw link' })).not.toHaveAttribute('href', /.*/);
-      expect(await pwnedHits(page)).toEqual([]);
+      // Raw HTML is shown as the text it is, never parsed.
+      await expect(output.locator('a', { hasText: 'raw link' })).toHaveCount(0);
+      await expect(output).toContainText(`<a href="javascript:window.__pwned='generated-a'">raw link</a>`);
       await screenshot('hostile-generation');
     });
 
-    await step('re-import the exports', async () => {
+    test('exports the pairs as JSON, JSON Lines and CSV, and imports each again', async () => {
+      await ensurePersona(page);
+      const persona = await page.getByRole('textbox', { name: 'Persona', exact: true }).inputValue();
+      const exports: Partial<Record<'json' | 'jsonl' | 'csv', string>> = {};
+      for (const format of ['json', 'jsonl', 'csv'] as const) {
+        await page.getByRole('combobox', { name: 'Export format' }).selectOption(format);
+        const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export', exact: true }).click()]);
+        exports[format] = test.info().outputPath(`export.${format}`);
+        await download.saveAs(exports[format]);
+      }
+      const document = JSON.parse(await readFile(exports.json as string, 'utf8')) as { pairs: unknown[]; personas: { name: string; prefixes: Record<string, string> }[] };
+      expect(document.pairs).toHaveLength(VALID_COUNT);
+      expect(document.personas[0]?.name).toBe(PERSON);
+      expect(document.personas[0]?.prefixes.persona).toBe(persona);
+
       for (const format of ['json', 'jsonl', 'csv'] as const) {
         await page.getByLabel('Import pairs from a file').setInputFiles(exports[format] as string);
         await expect(page.getByTestId('pairs-summary')).toContainText(`${VALID_COUNT} valid pairs (${format.toUpperCase()})`);
         await expect(page.getByTestId('pairs-summary')).not.toContainText('problem');
       }
       await page.getByLabel('Import pairs from a file').setInputFiles(exports.json as string);
-      await expect(page.getByRole('textbox', { name: 'Persona', exact: true })).toHaveValue(/Prefers short, practical answers\./);
+      await expect(page.getByRole('textbox', { name: 'Persona', exact: true })).toHaveValue(persona);
       await expect(page.getByRole('combobox', { name: 'Persona version' })).toContainText('imported from');
       await screenshot('reimported');
     });
 
-    await step('privacy, security and responsiveness', async () => {
-      expect(await pwnedHits(page)).toEqual([]);
-      expect(dialogs).toEqual([]);
-      expect(pageErrors).toEqual([]);
-      expect(foreignRequests(requests, origin)).toEqual([]);
-      const report = Object.entries(longest)
-        .map(([phase, ms]) => `${phase}: ${ms < 0 ? 'not measured' : ms === 0 ? 'none over 50 ms' : `${Math.round(ms)} ms`}`)
-        .join(', ');
-      testInfo.annotations.push({ type: `longest main-thread task (${walk.device})`, description: report });
-      console.log(`[${walk.device}] longest main-thread task per phase: ${report}; requests: ${requests.length}, all to ${origin}`);
-      console.log(`[${walk.device}] step times: ${timings.join('; ')}`);
-      for (const [phase, ms] of Object.entries(longest)) expect(ms, `longest task while ${phase}`).toBeLessThan(GROSS_LONG_TASK_MS);
+    test('loads the demo set', async () => {
+      await page.getByRole('button', { name: 'Load demo pairs' }).click();
+      await expect(page.getByTestId('pairs-summary')).toContainText('40 valid pairs');
+      await expect(page.getByRole('combobox', { name: 'Person' }).locator('option')).toHaveCount(4);
+      await screenshot('demo');
     });
   });
-}
-
-async function measure(page: Page, work: () => Promise<void>): Promise<number> {
-  const phase = await startPhase(page);
-  await work();
-  return phase.end();
-}
-
-async function expectModelReady(page: Page, device: string): Promise<void> {
-  const status = page.getByTestId('model-status');
-  await expect(status).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
-  await expect(status).toContainText(`on ${device.toUpperCase()}`);
-}
-
-function side(page: Page, name: string): Locator {
-  return page.getByRole('article', { name, exact: true });
-}
-
-async function setNumber(input: Locator, value: number): Promise<void> {
-  await input.fill(String(value));
-  await input.blur();
-}
-
-async function chooseKinds(page: Page, kinds: readonly string[]): Promise<void> {
-  for (const label of ['None', 'Tag', 'Few-shot', 'Persona', 'Name', 'Gold persona', 'Custom']) {
-    const box = page.getByRole('checkbox', { name: label, exact: true });
-    if (kinds.includes(label)) await box.check();
-    else if (await box.isChecked()) await box.uncheck();
-  }
-}
-
-async function expectRunComplete(page: Page, expected: number): Promise<void> {
-  const rows = page.getByTestId('results-table').locator('tbody tr');
-  await expect(rows).toHaveCount(expected, { timeout: 120_000 });
-  await expect(page.getByTestId('results-table').locator('tr[data-state="pending"]')).toHaveCount(0, { timeout: 180_000 });
-  await expect(page.getByTestId('results-table').locator('tr[data-state="failed"]')).toHaveCount(0);
-  // The run winds down after its last row (the worker call returns, the status is saved): on a loaded
-  // machine with SwiftShader that can take longer than the default wait.
-  await expect(page.getByTestId('score-progress')).toHaveCount(0, { timeout: 60_000 });
 }
 
 function hostileGeneration() {

@@ -6,6 +6,9 @@
  */
 import { throwIfCancelled, type CancelSignal } from '../../src/core/cancel.ts';
 import type { ChatMessage } from '../../src/core/chat.ts';
+import { AppError } from '../../src/core/errors.ts';
+import type { SpecOptions } from '../../src/core/protocol.ts';
+import type { EngineFactories } from '../../workers/engineHost.ts';
 import {
   GenerateOptions,
   type Engine,
@@ -114,4 +117,39 @@ export class FakeEngine implements Engine {
       this.log.push(`${method}:end`);
     }
   }
+}
+
+export interface FakeFactories {
+  factories: EngineFactories;
+  /** Every engine made, in order. */
+  engines: FakeEngine[];
+  /** The spec of every Transformers.js load. */
+  created: SpecOptions<'transformers'>[];
+}
+
+/**
+ * The worker's engine factories with FakeEngine as the Transformers.js backend (it reports a fetch,
+ * then one step later ready) and no WebLLM; `overrides` replace a backend.
+ */
+export function fakeEngineFactories(overrides: Partial<EngineFactories> = {}, stepMs = 1): FakeFactories {
+  const engines: FakeEngine[] = [];
+  const created: SpecOptions<'transformers'>[] = [];
+  const factories: EngineFactories = {
+    transformers: async () => ({
+      async create(spec, onProgress) {
+        created.push(spec);
+        onProgress({ stage: 'fetch', file: 'onnx/model.onnx', fraction: 0.5, text: 'Fetching onnx/model.onnx' });
+        await sleep(1);
+        onProgress({ stage: 'ready', fraction: 1, text: 'Ready' });
+        const engine = new FakeEngine(spec.model, stepMs);
+        engines.push(engine);
+        return engine;
+      },
+    }),
+    webllm: async () => {
+      throw new AppError('unsupported', 'This build has no WebLLM engine: choose the Transformers.js engine.');
+    },
+    ...overrides,
+  };
+  return { factories, engines, created };
 }

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import type { LoadProgress } from '../../src/core/engine.ts';
 import { AppError } from '../../src/core/errors.ts';
-import { WorkerReply, type SpecOptions, type WorkerRequestInput } from '../../src/core/protocol.ts';
+import { WorkerReply, type WorkerRequestInput } from '../../src/core/protocol.ts';
 import { EngineHost, backendModuleFrom, type EngineFactories, type HostPort } from '../../workers/engineHost.ts';
-import { FakeEngine, fakeLogprobs, sleep } from '../support/fakeEngine.ts';
+import { fakeEngineFactories, fakeLogprobs, sleep, FakeEngine } from '../support/fakeEngine.ts';
 
 const SPEC = { backend: 'transformers', options: { model: 'tiny', device: 'wasm' } } as const;
 const MESSAGES = [{ role: 'user', content: 'Hi' }] as const;
@@ -12,8 +12,7 @@ const MESSAGES = [{ role: 'user', content: 'Hi' }] as const;
 /** A host on a fake port: `send` delivers a message as the worker would receive it; replies are cloned like postMessage does. */
 function setup(options: { factories?: Partial<EngineFactories>; onCrashRequest?: () => void; uncloneable?: (reply: WorkerReply) => boolean } = {}) {
   const replies: WorkerReply[] = [];
-  const engines: FakeEngine[] = [];
-  const created: SpecOptions<'transformers'>[] = [];
+  const { factories, engines, created } = fakeEngineFactories(options.factories);
   const port: HostPort = {
     postMessage: (reply) => {
       // postMessage throws DataCloneError synchronously for a message it cannot clone.
@@ -21,23 +20,6 @@ function setup(options: { factories?: Partial<EngineFactories>; onCrashRequest?:
       replies.push(WorkerReply.parse(structuredClone(reply)));
     },
     onmessage: null,
-  };
-  const factories: EngineFactories = {
-    transformers: async () => ({
-      async create(spec, onProgress) {
-        created.push(spec);
-        onProgress({ stage: 'fetch', file: 'config.json', fraction: 1, text: 'Fetched config.json' });
-        await sleep(1);
-        onProgress({ stage: 'ready', fraction: 1, text: 'Ready' });
-        const engine = new FakeEngine(spec.model);
-        engines.push(engine);
-        return engine;
-      },
-    }),
-    webllm: async () => {
-      throw new AppError('unsupported', 'This build has no WebLLM engine: choose the Transformers.js engine.');
-    },
-    ...options.factories,
   };
   new EngineHost(port, factories, options.onCrashRequest ? { onCrashRequest: options.onCrashRequest } : {});
   const send = (data: unknown) => port.onmessage?.(new MessageEvent('message', { data }));

@@ -8,7 +8,6 @@
  * `--engine local:<tiny model>`. Needs Chromium (Debian's, CHROMIUM_PATH, or Playwright's) with
  * WebGPU on SwiftShader, as the browser tests do.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,8 @@ import { createTransformersEngine } from '../../src/engines/transformers.ts';
 import { makeEvalFixture } from '../../scripts/fixtures/makeEvalFixture.ts';
 import { createBrowserEngine, type BrowserEngine } from '../../scripts/lib/eval/browserEngine.ts';
 import { parseEngineSpec } from '../../scripts/lib/eval/engines/registry.ts';
-import { PROJECT_ROOT, runCli } from '../support/runCli.ts';
+import { buildRelease } from '../support/releaseBuild.ts';
+import { runCli } from '../support/runCli.ts';
 import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 
 const TOLERANCE = 1e-4;
@@ -29,19 +29,6 @@ let dir: string;
 let dist: string;
 let browser: BrowserEngine | undefined;
 let node: Engine | undefined;
-
-/** `vite build` of the release configuration (no test harness, no bundled tiny model). */
-function buildInto(outDir: string): Promise<void> {
-  const env = { ...process.env };
-  delete env.PLAYGROUND_TEST_BUILD;
-  const child = spawn(join(PROJECT_ROOT, 'node_modules/.bin/vite'), ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`vite build exited ${code}: ${stderr}`))));
-  });
-}
 
 async function readRows(path: string): Promise<EvalPairRow[]> {
   return (await readFile(path, 'utf8'))
@@ -54,7 +41,7 @@ beforeAll(async () => {
   model = await ensureTinyModel();
   dir = await mkdtemp(join(tmpdir(), 'browser-engine-'));
   dist = join(dir, 'dist');
-  await buildInto(dist);
+  await buildRelease(dist);
 });
 
 afterAll(async () => {

@@ -55,7 +55,7 @@ const Summary = z.object({
     accuracy: z.array(z.object({ prefix: z.string(), scored: z.number(), failed: z.number(), byType: z.record(z.string(), Across), total: Across })),
     baselines: z.object({ random: z.number(), noPrefix: z.object({ byType: z.record(z.string(), z.number()), total: z.number() }) }),
     sensitivity: z.array(z.object({ base: z.string(), rightMinusShuffled: z.object({ total: Interval.extend({ personas: z.number() }) }), keptOwnPrefix: z.array(z.string()) })),
-    equity: z.array(z.object({ prefix: z.string(), points: z.array(z.object({ persona: z.string(), baseline: z.number(), prefixed: z.number() })), correlation: z.object({ r: z.number().nullable(), p: z.number().nullable(), n: z.number() }) })),
+    prefixGain: z.array(z.object({ prefix: z.string(), points: z.array(z.object({ persona: z.string(), baseline: z.number(), prefixed: z.number() })), correlation: z.object({ r: z.number().nullable(), p: z.number().nullable(), n: z.number() }) })),
     })
     .optional(),
   personas: z.object({ columns: z.array(z.object({ column: z.string(), rouge1: z.object({ mean: z.number() }), words: z.object({ mean: z.number() }) })) }).optional(),
@@ -141,7 +141,7 @@ describe('eval: scoring every prefix', () => {
     const right = perPersona('persona');
     const shuffled = perPersona('shuffle-persona');
     expect(sensitivity?.rightMinusShuffled.total.estimate).toBeCloseTo(mean([...right].map(([persona, value]) => value - (shuffled.get(persona) as number))), 12);
-    const gold = summary.equity.find((entry) => entry.prefix === 'gold');
+    const gold = summary.prefixGain.find((entry) => entry.prefix === 'gold');
     const baseline = perPersona('none');
     expect(gold?.points.map((point) => [point.persona, point.baseline, point.prefixed])).toEqual([...perPersona('gold')].map(([persona, value]) => [persona, baseline.get(persona), value]));
   });
@@ -153,21 +153,25 @@ describe('eval: scoring every prefix', () => {
     expect(personas.stdout).toMatch(/^prefix\s+R1\s+R1 \(random\)\s+words\s+personas$/m);
     // The fixture's gold texts compared with themselves.
     expect(personas.stdout).toMatch(/^persona gold\s+1\.00 ± 0\.00\s+0\.\d\d ± 0\.\d\d\s+\d+ ± \d+\s+4$/m);
+    // Table 13 uses the run's own shuffle: a tag shares 3 of its 4 tokens with another persona's.
+    expect(personas.stdout).toMatch(/^tag\s+1\s+0\.75\s+1\s+1\s+0\.75\s+1$/m);
     const summary = await readSummary(out1);
     expect(summary.personas?.columns.map((column) => column.column)).toEqual(['few-shot', 'persona', 'persona-gpt4', 'gold']);
     const markdown = await readFile(join(out1, 'report.md'), 'utf8');
     for (const heading of [
       '## Accuracy by prefix and question type (Figure 3/5)',
       '## Prefix sensitivity: right vs shuffled vs no prefix (Appendix L)',
-      '## Equity: per-persona improvement over no prefix (Figure 6)',
+      '## Prefix gain per persona: prefixed vs no prefix, same model (one-run view)',
       '## Persona quality: ROUGE against the gold persona (Table 2)',
       '### Examples (Table 11): ROUGE-L against gold',
+      '## Prefix vs its shuffled counterpart: ROUGE-Lsum (Table 13)',
+      '## Prefix provenance: who wrote each prefix',
       '## Failures',
     ]) {
       expect(markdown).toContain(`\n${heading}\n`);
     }
     const html = await readFile(join(out1, 'report.html'), 'utf8');
-    for (const id of ['accuracy', 'sensitivity', 'equity', 'personas', 'failures']) expect(html).toContain(`id="${id}"`);
+    for (const id of ['accuracy', 'sensitivity', 'prefix-gain', 'personas', 'failures']) expect(html).toContain(`id="${id}"`);
   });
 
   it('keeps every prefix in the prefix file, readable by `score --persona-file`, which scores the same prefix identically', async () => {
@@ -352,7 +356,7 @@ describe('eval: generated prefixes and judged generations', () => {
     try {
       for (const persona of file.personas) {
         const provenance = file.provenance.generated.persona?.[persona.name];
-        expect(provenance).toMatchObject({ model: `transformers:${model}`, temperature: 1, maxNewTokens: 12, showRejected: true, shotIds: expect.any(Array) });
+        expect(provenance).toMatchObject({ model: `transformers:${model}`, temperature: 1, topP: 1, topK: 50, maxNewTokens: 12, variant: 'paper', showRejected: false, shotIds: expect.any(Array) });
         expect(provenance?.shotIds).toHaveLength(4);
         const shots = (provenance?.shotIds ?? []).map((id) => dataset.pairs.find((pair) => pair.id === id && pair.split === 'train' && pair.persona === persona.name));
         expect(shots.every(Boolean)).toBe(true);
@@ -360,9 +364,9 @@ describe('eval: generated prefixes and judged generations', () => {
         const again = await engine.generate(
           [
             { role: 'system', content: ASSISTANT_SYSTEM_PROMPT },
-            { role: 'user', content: personaInferencePrompt({ shots: shots.map((shot) => ({ prompt: shot?.prompt ?? '', chosen: shot?.chosen ?? '', rejected: shot?.rejected ?? '' })), showRejected: true }) },
+            { role: 'user', content: personaInferencePrompt({ shots: shots.map((shot) => ({ prompt: shot?.prompt ?? '', chosen: shot?.chosen ?? '' })), showRejected: false }) },
           ],
-          { maxNewTokens: 12, temperature: 1, topP: 1, seed: provenance?.seed as number },
+          { maxNewTokens: 12, temperature: 1, topP: 1, topK: 50, seed: provenance?.seed as number },
         );
         expect(persona.prefixes.persona).toBe(again.text.trim());
         expect(persona.prefixes.gold).toBe(`Gold persona of ${persona.name}: likes long answers.`);
@@ -391,6 +395,17 @@ describe('eval: generated prefixes and judged generations', () => {
     expect(await readFile(join(out, 'prefixes.json'), 'utf8')).toBe(prefixText);
     expect(await readFile(join(out, 'pairs.jsonl'), 'utf8')).toBe(rowsText);
     expect(server.requests.length).toBe(requests);
+
+    // Asking for the authors' layout keeps the texts the run scored with, and says they were made with the paper's.
+    const authors = await runCli([...args, '--persona-prompt', 'authors', '--persona-top-k', '0']);
+    expect(authors.code).toBe(0);
+    expect(authors.stderr.trim()).toBe(
+      'warning: 4 reused persona text(s) were inferred with the paper’s G.5 (x, y_w), not the authors’ code (x, y_w, y_l): they are kept, as their provenance records; use a new --out to infer them again.',
+    );
+    expect(await readFile(join(out, 'prefixes.json'), 'utf8')).toBe(prefixText);
+    const wrong = await runCli([...args, '--persona-prompt', 'code']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--persona-prompt.*'code' is invalid.*paper, authors/);
   });
 
   it('eval generations: both orders judged with G.4, win rates and self-agreement recomputable; failed judge calls are rows, re-asked on resume', async () => {

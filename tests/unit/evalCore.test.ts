@@ -200,8 +200,8 @@ describe('summarizePairs', () => {
     expect(entry?.keptOwnPrefix).toEqual(['C']);
   });
 
-  it('relates each prefix to the no-prefix baseline per persona (Figure 6): Pearson r, p and mean improvement', () => {
-    const persona = summary.equity.find((entry) => entry.prefix === 'persona');
+  it('relates each prefix to the no-prefix baseline per persona (prefix gain on one model): Pearson r, p and mean improvement', () => {
+    const persona = summary.prefixGain.find((entry) => entry.prefix === 'persona');
     expect(persona?.points).toEqual([
       { persona: 'A', baseline: 0.75, prefixed: 1, improvement: 0.25 },
       { persona: 'B', baseline: 0, prefixed: 0.5, improvement: 0.5 },
@@ -232,7 +232,7 @@ describe('summarizePairs golden Pearson value', () => {
       scored('B', 'tag', 'personal', false),
       scored('C', 'tag', 'personal', false),
     ];
-    const [entry] = summarizePairs(rows, { seed: 1 }).equity;
+    const [entry] = summarizePairs(rows, { seed: 1 }).prefixGain;
     // scipy.stats.pearsonr([0.75, 0, 1], [1, 0.5, 0]) → (-0.24019223070763066, 0.8455790416887334)
     expect(entry?.correlation.r).toBeCloseTo(-0.24019223070763066, 12);
     expect(entry?.correlation.p).toBeCloseTo(0.8455790416887334, 10);

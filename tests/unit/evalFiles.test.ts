@@ -189,7 +189,7 @@ describe('report renderers', () => {
     expect(html).toContain('Title with &lt;b&gt;markup&lt;/b&gt; &amp; &quot;quotes&quot;');
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).toContain('id="accuracy"');
-    expect(html).toContain('id="equity"');
+    expect(html).toContain('id="prefix-gain"');
   });
 
   it('Markdown has the same tables', () => {
@@ -197,7 +197,7 @@ describe('report renderers', () => {
     expect(markdown).toMatch(/^## Accuracy by prefix and question type \(Figure 3\/5\)$/m);
     expect(markdown).toMatch(/^\| no prefix \| 0\.667 \[/m);
     expect(markdown).toMatch(/^\| tag \| 0\.667 \[/m);
-    expect(markdown).toMatch(/^## Equity: per-persona improvement over no prefix \(Figure 6\)$/m);
+    expect(markdown).toMatch(/^## Prefix gain per persona: prefixed vs no prefix, same model \(one-run view\)$/m);
     expect(markdown).not.toMatch(/<svg/);
   });
 });

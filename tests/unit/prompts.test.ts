@@ -6,7 +6,6 @@ import {
   cotResponseSystem,
   JUDGE_EXPLANATION_KEY,
   JUDGE_PREFERENCE_KEY,
-  PERSONA_INFERENCE_DEFAULTS,
   cotResponseMessages,
   divergentQuestionsPrompt,
   fewShotPrefixedPrompt,
@@ -273,10 +272,6 @@ describe('G.5 personaInferencePrompt', () => {
     { prompt: 'x1', chosen: 'yw1', rejected: 'yl1' },
     { prompt: 'x2', chosen: 'yw2', rejected: 'yl2' },
   ];
-
-  it('defaults to the authors’ 4 shots with the dispreferred response', () => {
-    expect(PERSONA_INFERENCE_DEFAULTS).toEqual({ shots: 4, showRejected: true });
-  });
 
   it('numbers the shots and shows y_l when asked', () => {
     expect(personaInferencePrompt({ shots, showRejected: true })).toContain(

@@ -1,6 +1,6 @@
 import { stemmer } from 'stemmer';
 import { describe, expect, it } from 'vitest';
-import { rouge, tokenizeForRouge } from '../../src/core/rouge.ts';
+import { lcsPositions, rouge, rougeLsum, tokenizeForRouge } from '../../src/core/rouge.ts';
 
 // Scores as [precision, recall, f1], to compare whole triples at once.
 const triple = ({ precision, recall, f1 }: { precision: number; recall: number; f1: number }) => [precision, recall, f1];
@@ -101,5 +101,37 @@ describe('rouge', () => {
     const scores = rouge('A persona who loves tennis.', 'a persona, who LOVES tennis');
     expect(scores.rouge1.f1).toBe(1);
     expect(scores.rougeL.f1).toBe(1);
+  });
+});
+
+describe('rougeLsum', () => {
+  // Golden values from rouge_score's own tests (rouge/rouge_scorer_test.py: testLcsTable,
+  // testUnionLcs, testRougeLsum), which follow Lin (2004) §3.2's union-LCS example.
+  it('traces back the LCS positions rouge_score does, ties stepping up before left', () => {
+    expect(lcsPositions(['1', '2', '3', '4', '5'], ['2', '5', '3', '4'])).toEqual([1, 2, 3]);
+    expect(lcsPositions(['1', '2', '3', '4', '5'], ['8', '9'])).toEqual([]);
+    // Both "a" and "b" are an LCS of length 1; _backtrack_norec moves up on a tie and finds "a".
+    expect(lcsPositions(['a', 'b'], ['b', 'a'])).toEqual([0]);
+  });
+
+  it('unions the LCS over prediction sentences (Lin 2004 §3.2): recall 4/5, precision 4/10', () => {
+    const score = rougeLsum('w1 w2 w3 w4 w5', 'w1 w2 w6 w7 w8\nw1 w3 w8 w9 w5');
+    expect(score.recall).toBeCloseTo(0.8, 12);
+    expect(score.precision).toBeCloseTo(0.4, 12);
+    expect(score.f1).toBeCloseTo((2 * 0.8 * 0.4) / 1.2, 12);
+    // On one line it is plain ROUGE-L: LCS(w1 w2 w3 w4 w5, w1 w2 w6 w7 w8 w1 w3 w8 w9 w5) = w1 w2 w3 w5 as well.
+    expect(rougeLsum('w1 w2 w3 w4 w5', 'w1 w2 w6 w7 w8 w1 w3 w8 w9 w5').recall).toBeCloseTo(0.8, 12);
+  });
+
+  it('counts each token at most as often as both texts hold it, and 0 for empty texts', () => {
+    // Reference sentence "a a" against prediction sentences "a" and "a": each traceback starts at
+    // the end and finds the second "a", so the union holds one position: 1 hit of 2.
+    expect(rougeLsum('a a', 'a\na').recall).toBe(0.5);
+    // Two reference sentences each matching the single prediction "a": only one "a" to hit.
+    expect(rougeLsum('a\na', 'a')).toEqual({ precision: 1, recall: 0.5, f1: 2 / 3 });
+    const zero = { precision: 0, recall: 0, f1: 0 };
+    expect(rougeLsum('w1 w2 w3 w4 w5', '')).toEqual(zero);
+    expect(rougeLsum('', 'w1')).toEqual(zero);
+    expect(rougeLsum('w1 w2 w3 w4 w5', '/')).toEqual(zero);
   });
 });

@@ -1,61 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../../src/core/engine.ts';
 import { AppError } from '../../src/core/errors.ts';
-import { WorkerRequest, type SpecOptions } from '../../src/core/protocol.ts';
-import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions, type WorkerLike } from '../../src/app/engine/workerEngine.ts';
-import { EngineHost, type EngineFactories, type HostPort } from '../../workers/engineHost.ts';
-import { FakeEngine, fakeLogprobs, sleep } from '../support/fakeEngine.ts';
-
-/**
- * A Worker that runs the real EngineHost in this process: messages cross a fake channel as
- * structured clones on a later task, as they do between threads. It can also die the ways a
- * real worker does: an error event, a messageerror, or silence.
- */
-class InProcessWorker extends EventTarget implements WorkerLike {
-  /** Every request the client posted, in order. */
-  readonly sent: WorkerRequest[] = [];
-  terminated = false;
-  /** Messages stop in both directions, without any event: a worker the browser killed. */
-  silent = false;
-
-  constructor(factories: EngineFactories) {
-    super();
-    const port: HostPort = {
-      postMessage: (reply) => this.#later(() => this.dispatchEvent(new MessageEvent('message', { data: structuredClone(reply) }))),
-      onmessage: null,
-    };
-    new EngineHost(port, factories);
-    this.#toWorker = (data) => port.onmessage?.(new MessageEvent('message', { data }));
-  }
-
-  readonly #toWorker: (data: unknown) => void;
-
-  postMessage(message: unknown): void {
-    this.sent.push(WorkerRequest.parse(message));
-    const data = structuredClone(message);
-    this.#later(() => this.#toWorker(data));
-  }
-
-  terminate(): void {
-    this.terminated = true;
-  }
-
-  /** Delivers a raw message to the page, as if the worker had posted it. */
-  inject(data: unknown): void {
-    this.dispatchEvent(new MessageEvent('message', { data }));
-  }
-
-  fail(message: string): void {
-    const event = new Event('error', { cancelable: true });
-    this.dispatchEvent(Object.assign(event, { message }));
-  }
-
-  #later(deliver: () => void): void {
-    setTimeout(() => {
-      if (!this.terminated && !this.silent) deliver();
-    });
-  }
-}
+import type { SpecOptions } from '../../src/core/protocol.ts';
+import { WorkerEngine, withAbsoluteUrls, type WorkerEngineOptions } from '../../src/app/engine/workerEngine.ts';
+import type { EngineFactories } from '../../workers/engineHost.ts';
+import { drive } from '../support/fakeClock.ts';
+import { inProcessWorkers, type InProcessWorker } from '../support/inProcessWorker.ts';
+import { fakeEngineFactories, fakeLogprobs, sleep, FakeEngine } from '../support/fakeEngine.ts';
 
 interface Rig {
   workers: InProcessWorker[];
@@ -66,34 +17,8 @@ interface Rig {
 }
 
 function rig(factories: Partial<EngineFactories> = {}, stepMs = 1): Rig {
-  const workers: InProcessWorker[] = [];
-  const engines: FakeEngine[] = [];
-  const created: SpecOptions<'transformers'>[] = [];
-  const all: EngineFactories = {
-    transformers: async () => ({
-      async create(spec, onProgress) {
-        created.push(spec);
-        onProgress({ stage: 'fetch', file: 'onnx/model.onnx', fraction: 0.5, text: 'Fetching onnx/model.onnx' });
-        onProgress({ stage: 'ready', fraction: 1, text: 'Ready' });
-        const engine = new FakeEngine(spec.model, stepMs);
-        engines.push(engine);
-        return engine;
-      },
-    }),
-    webllm: async () => {
-      throw new AppError('unsupported', 'This build has no WebLLM engine: choose the Transformers.js engine.');
-    },
-    ...factories,
-  };
-  const options: WorkerEngineOptions = {
-    createWorker: () => {
-      const worker = new InProcessWorker(all);
-      workers.push(worker);
-      return worker;
-    },
-    baseUrl: 'https://example.org/app/index.html',
-    liveness: false,
-  };
+  const { factories: all, engines, created } = fakeEngineFactories(factories, stepMs);
+  const { workers, options } = inProcessWorkers(all);
   return {
     workers,
     engines,
@@ -108,6 +33,7 @@ const CRASH_MESSAGE = /^The model worker stopped \(.+\): reload the model; if it
 
 let toDispose: WorkerEngine[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(toDispose.map((engine) => engine.dispose()));
   toDispose = [];
 });
@@ -239,26 +165,29 @@ describe('WorkerEngine against the real host in a fake worker', () => {
     expect(b.worker.terminated).toBe(true);
   });
 
+  // The two liveness tests run on fake time: on real time a busy machine can delay a pong past the timeout.
   it('detects a worker that went silent while a request was pending, by pinging it', async () => {
-    const { engine, worker } = await loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 150 } });
+    vi.useFakeTimers();
+    const { engine, worker } = await drive(loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 150 } }));
     const pending = engine.generate(MESSAGES, { maxNewTokens: 10_000 });
-    await sleep(20);
+    await drive(sleep(20));
     worker.silent = true;
     const started = Date.now();
-    await expect(pending).rejects.toMatchObject({ code: 'worker-crashed', message: expect.stringMatching(/\(no reply for \d+ s\)/) });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    await expect(drive(pending)).rejects.toMatchObject({ code: 'worker-crashed', message: expect.stringMatching(/\(no reply for \d+ s\)/) });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(worker.terminated).toBe(true);
   });
 
   it('does not mistake a slow but answering worker for a dead one, and does not ping an idle one', async () => {
     // Each score step takes 60 ms, over the 40 ms timeout: only the pongs keep it alive.
-    const { engine, worker } = await loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 40 } }, 60);
+    vi.useFakeTimers();
+    const { engine, worker } = await drive(loadedRig({}, { liveness: { intervalMs: 10, timeoutMs: 40 } }, 60));
     const request = { promptIds: [1], continuations: [[2]] };
-    for (let i = 0; i < 4; i++) expect(await engine.score(request)).toEqual({ logprobs: fakeLogprobs(request), method: 'fake' });
+    for (let i = 0; i < 4; i++) expect(await drive(engine.score(request))).toEqual({ logprobs: fakeLogprobs(request), method: 'fake' });
     expect(engine.alive).toBe(true);
     const pings = worker.sent.filter((message) => message.kind === 'ping').length;
     expect(pings).toBeGreaterThan(0);
-    await sleep(60);
+    await drive(sleep(60));
     expect(worker.sent.filter((message) => message.kind === 'ping').length).toBe(pings);
   });
 

@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { parsePrefixList, type EvalPrefix } from '../../../src/core/eval/prefixes.ts';
 import { parseInteger } from '../../lib/cliInput.ts';
 import type { EngineOpenOptions } from '../../lib/eval/engines/registry.ts';
-import { AUTHORS_PERSONA_GENERATION } from '../../lib/eval/prefixBuilder.ts';
+import { MAX_PERSONA_SHOTS, PERSONA_INFERENCE_DEFAULTS, PersonaPromptVariant, type PersonaInferenceSettings } from '../../../src/core/personaInference.ts';
 import { DEFAULT_SEED } from '../../lib/eval/report.ts';
 
 export interface CommonOptions {
@@ -30,7 +30,9 @@ export interface PrefixFlags {
   personaModel?: string;
   personaMaxTokens: number;
   personaTemperature: number;
+  personaTopK: number;
   personaShots: number;
+  personaPrompt: PersonaPromptVariant;
 }
 
 export function addCommonOptions(command: Command): void {
@@ -51,9 +53,15 @@ export function addPrefixOptions(command: Command): void {
   command
     .option('--prefix-file <file>', 'reuse prefix texts from a prefix file written by an earlier eval')
     .option('--persona-model <spec>', 'the API role writing persona-gpt4 (G.5) and gold (G.6) texts: openai:<baseUrl>#<model>')
-    .option('--persona-max-tokens <n>', 'persona text length (the authors: 512)', parsePositive, AUTHORS_PERSONA_GENERATION.maxNewTokens)
-    .option('--persona-temperature <t>', 'persona sampling temperature (the authors: 1.0)', parseNumber, AUTHORS_PERSONA_GENERATION.temperature)
-    .option('--persona-shots <n>', 'train pairs shown for persona inference (the authors: 4, with y_l)', parsePositive, AUTHORS_PERSONA_GENERATION.shots);
+    .option('--persona-max-tokens <n>', 'persona text length (the paper: 512)', parsePositive, PERSONA_INFERENCE_DEFAULTS.maxNewTokens)
+    .option('--persona-temperature <t>', 'persona sampling temperature (the paper: 1.0)', parseNumber, PERSONA_INFERENCE_DEFAULTS.temperature)
+    .option('--persona-top-k <k>', 'persona top-k for the evaluated engine (Hugging Face generate\u2019s default the authors ran with: 50; 0 = off)', parseNonNegative, PERSONA_INFERENCE_DEFAULTS.topK)
+    .option('--persona-shots <n>', `train pairs shown for persona inference (the paper: 4; at most ${MAX_PERSONA_SHOTS})`, parseShots, PERSONA_INFERENCE_DEFAULTS.shots)
+    .addOption(
+      new Option('--persona-prompt <variant>', 'G.5 shots as the paper prints them (x, y_w) or as the authors\u2019 code builds them (x, y_w, y_l)')
+        .choices(PersonaPromptVariant.options)
+        .default(PERSONA_INFERENCE_DEFAULTS.variant),
+    );
 }
 
 export function engineOptions(options: EngineFlags): EngineOpenOptions {
@@ -68,8 +76,15 @@ export function engineOptions(options: EngineFlags): EngineOpenOptions {
   };
 }
 
-export function personaGeneration(options: PrefixFlags) {
-  return { maxNewTokens: options.personaMaxTokens, temperature: options.personaTemperature, shots: options.personaShots };
+export function personaGeneration(options: PrefixFlags): PersonaInferenceSettings {
+  return {
+    variant: options.personaPrompt,
+    shots: options.personaShots,
+    maxNewTokens: options.personaMaxTokens,
+    temperature: options.personaTemperature,
+    topP: PERSONA_INFERENCE_DEFAULTS.topP,
+    topK: options.personaTopK,
+  };
 }
 
 export function parsePrefixes(value: string): EvalPrefix[] {
@@ -87,6 +102,12 @@ export function collect(value: string, previous: string[] | undefined): string[]
 export function parsePositive(value: string): number {
   const parsed = parseInteger(value);
   if (parsed < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return parsed;
+}
+
+function parseShots(value: string): number {
+  const parsed = parsePositive(value);
+  if (parsed > MAX_PERSONA_SHOTS) throw new InvalidArgumentError(`expected at most ${MAX_PERSONA_SHOTS}.`);
   return parsed;
 }
 

@@ -139,7 +139,7 @@ async function prepareComparison(options: GenerationsCliOptions) {
   if (questions.length === 0) throw new AppError('invalid-input', `${options.dataset} has no ${options.questionType === 'any' ? '' : `${options.questionType} `}test questions.`);
   const contestants: Contestant[] = engineSpecs.flatMap(({ label }) => options.prefixes.map((prefix) => ({ label: `${label}/${prefix}`, engine: label, prefix })));
   await mkdir(out, { recursive: true });
-  const existing = await runPrefixFile(paths.prefixes, options.prefixFile);
+  const existing = await runPrefixFile(paths.prefixes, [options.prefixFile]);
   assertPrefixRoles(dataset, options.prefixes, existing, { engine: true, personaModel: options.personaModel !== undefined });
 
   const manifest: GenerationsManifest = {

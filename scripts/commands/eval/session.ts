@@ -35,18 +35,32 @@ export async function withInterrupt(run: (signal: AbortSignal) => Promise<number
 }
 
 /**
- * The prefix texts a run starts from: the folder's own file (what earlier rows were scored with)
- * with a --prefix-file's texts added where the folder has none; a conflicting text stops.
+ * The prefix texts a run starts from: the folder's own file (what earlier rows were scored with),
+ * then each given file in order (--prefix-file, then the baseline run's) filling texts and
+ * personas the earlier ones lack. A given file that contradicts the folder's own stops.
  */
-export async function runPrefixFile(folderPath: string, given: string | undefined): Promise<PrefixFile | undefined> {
+export async function runPrefixFile(folderPath: string, given: readonly (string | undefined)[]): Promise<PrefixFile | undefined> {
   const folder = existsSync(folderPath) ? await readPrefixFile(folderPath) : undefined;
-  const fromFlag = given ? await readPrefixFile(given) : undefined;
-  if (!folder || !fromFlag) return folder ?? fromFlag;
-  assertSamePrefixes(folder, fromFlag, folderPath);
-  const personas = folder.personas.map((persona) => {
-    const extra = fromFlag.personas.find((candidate) => candidate.name.toLowerCase() === persona.name.toLowerCase());
+  let merged = folder;
+  for (const path of given) {
+    if (path === undefined) continue;
+    const file = await readPrefixFile(path);
+    if (folder) assertSamePrefixes(folder, file, folderPath);
+    merged = merged ? mergePrefixFiles(merged, file) : file;
+  }
+  return merged;
+}
+
+/** `primary` with `secondary`'s texts and personas added where `primary` has none. */
+function mergePrefixFiles(primary: PrefixFile, secondary: PrefixFile): PrefixFile {
+  const personas = primary.personas.map((persona) => {
+    const extra = secondary.personas.find((candidate) => candidate.name.toLowerCase() === persona.name.toLowerCase());
     return extra ? { ...persona, prefixes: { ...extra.prefixes, ...persona.prefixes } } : persona;
   });
-  const added = fromFlag.personas.filter((persona) => !folder.personas.some((candidate) => candidate.name.toLowerCase() === persona.name.toLowerCase()));
-  return { ...folder, personas: [...personas, ...added], provenance: { ...fromFlag.provenance, ...folder.provenance, generated: { ...fromFlag.provenance.generated, ...folder.provenance.generated } } };
+  const added = secondary.personas.filter((persona) => !primary.personas.some((candidate) => candidate.name.toLowerCase() === persona.name.toLowerCase()));
+  const generated = { ...secondary.provenance.generated };
+  for (const [kind, byPersona] of Object.entries(primary.provenance.generated) as [keyof typeof generated, (typeof generated)[keyof typeof generated]][]) {
+    generated[kind] = { ...generated[kind], ...byPersona };
+  }
+  return { ...primary, personas: [...personas, ...added], provenance: { ...secondary.provenance, ...primary.provenance, generated } };
 }

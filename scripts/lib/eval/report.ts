@@ -8,10 +8,16 @@
 import { z } from 'zod';
 import { summarizeGenerations } from '../../../src/core/eval/generations.ts';
 import { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
+import { PrefixFile } from '../../../src/core/eval/prefixFile.ts';
+import { prefixProvenance } from '../../../src/core/eval/provenance.ts';
+import { prefixOverlap } from '../../../src/core/eval/prefixOverlap.ts';
 import { personaQuality } from '../../../src/core/eval/personaQuality.ts';
 import { reportJson, type EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, GenerationRow, JudgementRow } from '../../../src/core/eval/rows.ts';
 import { summarizePairs } from '../../../src/core/eval/summary.ts';
+import { summarizeSafety } from '../../../src/core/eval/safety.ts';
+import { summarizeAgreement } from '../../../src/core/eval/agreementSummary.ts';
+import { PreferenceLabel } from '../../../src/core/eval/labels.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
 import { Persona } from '../../../src/core/schema.ts';
 import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
@@ -28,6 +34,8 @@ export const PersonasInput = z.object({
   seed: z.number().int(),
   examples: z.array(z.string()).optional(),
   personas: z.array(Persona),
+  /** Table 13: each persona's shuffle partner, and where the assignment came from. */
+  shuffle: z.object({ source: z.string(), assignment: z.record(z.string(), z.string()) }).optional(),
 });
 export type PersonasInput = z.infer<typeof PersonasInput>;
 
@@ -42,6 +50,31 @@ export const GenerationsManifest = z.object({
 });
 export type GenerationsManifest = z.infer<typeof GenerationsManifest>;
 
+export const SafetyManifest = z.object({
+  format: z.literal('wikipersona-eval-safety'),
+  version: z.literal(1),
+  dataset: z.object({ source: z.string(), fingerprint: z.string(), items: z.number().int() }),
+  /** fold → engine spec ("" for a single engine). */
+  engines: z.record(z.string(), z.string()),
+  norm: z.string(),
+  convention: z.string(),
+  prefixes: z.array(EvalPrefix),
+  personas: z.array(z.string()),
+  baselineRun: z.string().optional(),
+});
+export type SafetyManifest = z.infer<typeof SafetyManifest>;
+
+/** What `eval agreement` leaves in the folder: the labels and the pairs they name, so Table 6 can be recomputed. */
+export const AgreementInput = z.object({
+  source: z.string(),
+  dataset: z.object({ source: z.string(), fingerprint: z.string() }),
+  seed: z.number().int(),
+  resamples: z.number().int().positive(),
+  pairs: z.array(z.object({ id: z.string(), persona: z.string() })),
+  labels: z.array(PreferenceLabel),
+});
+export type AgreementInput = z.infer<typeof AgreementInput>;
+
 export async function assembleReport(out: string): Promise<EvalReport> {
   const paths = runPaths(out);
   const manifest = readJsonFile(paths.manifest, RunManifest);
@@ -52,7 +85,8 @@ export async function assembleReport(out: string): Promise<EvalReport> {
       promptsVersion: PROMPTS_VERSION,
       ...(manifest
         ? {
-            engine: { spec: manifest.engine.spec, backend: manifest.engine.backend, model: manifest.engine.model, method: manifest.engine.method },
+            ...(manifest.engine ? { engine: { spec: manifest.engine.spec, backend: manifest.engine.backend, model: manifest.engine.model, method: manifest.engine.method } } : {}),
+            ...(manifest.folds ? { folds: Object.fromEntries(Object.entries(manifest.folds.engines).map(([fold, engine]) => [fold, engine.spec])) } : {}),
             dataset: manifest.dataset,
             settings: { ...manifest.settings, prefixes: manifest.prefixes },
           }
@@ -60,11 +94,33 @@ export async function assembleReport(out: string): Promise<EvalReport> {
     },
   };
   const { rows } = await readJsonl(paths.pairs, EvalPairRow);
-  if (rows.length > 0) report.pairs = summarizePairs(rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 });
+  const baselineRows = manifest?.baseline ? (await readJsonl(paths.baselinePairs, EvalPairRow)).rows : [];
+  const baseline = manifest?.baseline && baselineRows.length > 0 ? { engine: manifest.baseline.engine, rows: baselineRows } : undefined;
+  if (rows.length > 0) report.pairs = summarizePairs(rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 }, baseline);
+  const prefixFile = readJsonFile(paths.prefixes, PrefixFile);
+  if (prefixFile && manifest) {
+    const entries = prefixProvenance(prefixFile, manifest.prefixes);
+    const source = manifest.baseline ? `${paths.prefixes} (texts of the baseline run ${manifest.baseline.run}, ${manifest.baseline.engine})` : paths.prefixes;
+    if (entries.length > 0) report.provenance = { source, entries };
+  }
   const input = readJsonFile(paths.personas, PersonasInput);
   if (input) {
     report.personas = { source: input.source, ...personaQuality(input.personas, { seed: input.seed, ...(input.examples ? { examples: input.examples } : {}) }) };
+    if (input.shuffle) report.overlap = { source: input.shuffle.source, ...prefixOverlap(input.personas, input.shuffle.assignment) };
   }
+  const safety = readJsonFile(paths.safetyManifest, SafetyManifest);
+  if (safety) {
+    const [safetyRows, baselineSafety] = await Promise.all([readJsonl(paths.safety, EvalPairRow), readJsonl(paths.baselineSafety, EvalPairRow)]);
+    const baselineEngine = safety.baselineRun ? readJsonFile(runPaths(safety.baselineRun).safetyManifest, SafetyManifest)?.engines[''] ?? safety.baselineRun : undefined;
+    report.safety = {
+      source: safety.dataset.source,
+      norm: safety.norm,
+      engines: safety.engines,
+      ...summarizeSafety(safetyRows.rows, { seed, resamples: manifest?.settings.bootstrapResamples ?? 1000 }, baselineEngine && baselineSafety.rows.length > 0 ? { engine: baselineEngine, rows: baselineSafety.rows } : undefined),
+    };
+  }
+  const agreement = readJsonFile(paths.agreement, AgreementInput);
+  if (agreement) report.agreement = { source: agreement.source, ...summarizeAgreement(agreement.pairs, agreement.labels, { seed: agreement.seed, resamples: agreement.resamples }) };
   const generations = readJsonFile(paths.generationsManifest, GenerationsManifest);
   if (generations) {
     const [generationRows, judgementRows] = await Promise.all([readJsonl(paths.generations, GenerationRow), readJsonl(paths.judgements, JudgementRow)]);

@@ -8,8 +8,11 @@ import { QUALITY_COLUMNS, type MeanSd } from '../../../src/core/eval/personaQual
 import type { EvalReport } from '../../../src/core/eval/report.ts';
 import type { PairsSummary } from '../../../src/core/eval/summary.ts';
 import type { QuestionTypeGroup } from '../../../src/core/stats.ts';
-import { barChart, scatterChart, type BarGroup } from './svg.ts';
-import { interval, num, percent, prefixLabel, pValue, TYPE_ORDER } from './reportText.ts';
+import { barChart, type BarGroup } from './svg.ts';
+import { interval, num, percent, prefixLabel, TYPE_ORDER } from './reportText.ts';
+import { safetyBlocks } from './reportSafetyBlocks.ts';
+import { agreementBlocks } from './reportAgreementBlocks.ts';
+import { appendixLBlocks, figure5Blocks, figure6Blocks, overlapBlocks, prefixGainBlocks, provenanceBlocks } from './reportFoldBlocks.ts';
 
 export type Block =
   | { kind: 'heading'; level: 1 | 2 | 3; text: string; id?: string }
@@ -26,9 +29,16 @@ const MAX_LISTED_FAILURES = 200;
 export function reportBlocks(report: EvalReport): Block[] {
   const blocks: Block[] = [{ kind: 'heading', level: 1, text: report.title }];
   blocks.push(...runBlocks(report));
-  if (report.pairs) blocks.push(...accuracyBlocks(report.pairs), ...sensitivityBlocks(report.pairs), ...equityBlocks(report.pairs));
+  if (report.pairs) {
+    const pairs = report.pairs;
+    blocks.push(...accuracyBlocks(pairs), ...figure5Blocks(pairs), ...appendixLBlocks(pairs), ...sensitivityBlocks(pairs), ...figure6Blocks(pairs), ...prefixGainBlocks(pairs));
+  }
+  if (report.provenance) blocks.push(...provenanceBlocks(report.provenance.entries, report.provenance.source));
   if (report.personas) blocks.push(...personaBlocks(report.personas));
+  if (report.overlap) blocks.push(...overlapBlocks(report.overlap));
   if (report.generations) blocks.push(...generationBlocks(report.generations));
+  if (report.safety) blocks.push(...safetyBlocks(report.safety));
+  if (report.agreement) blocks.push(...agreementBlocks(report.agreement));
   blocks.push(...failureBlocks(report));
   return blocks;
 }
@@ -36,6 +46,7 @@ export function reportBlocks(report: EvalReport): Block[] {
 function runBlocks(report: EvalReport): Block[] {
   const rows: string[][] = [];
   if (report.run.engine) rows.push(['engine', `${report.run.engine.spec} (${report.run.engine.backend}, scoring: ${report.run.engine.method})`]);
+  for (const [fold, spec] of Object.entries(report.run.folds ?? {})) rows.push([`engine, fold ${fold}`, spec]);
   if (report.run.dataset) rows.push(['dataset', `${report.run.dataset.source}: ${report.run.dataset.pairs} pairs, ${report.run.dataset.personas} personas (fingerprint ${report.run.dataset.fingerprint})`]);
   for (const [key, value] of Object.entries(report.run.settings ?? {})) rows.push([key, typeof value === 'string' ? value : JSON.stringify(value)]);
   if (report.run.settings?.promptsVersion === undefined) rows.push(['prompts', report.run.promptsVersion]);
@@ -83,7 +94,7 @@ function accuracyBlocks(summary: PairsSummary): Block[] {
     { kind: 'heading', level: 2, text: 'Accuracy by prefix and question type (Figure 3/5)', id: 'accuracy' },
     {
       kind: 'paragraph',
-      text: `Reference-free reward accuracy: a pair is right when the chosen answer's aggregated log-probability is strictly higher (ties lose). Means are over personas, each persona's accuracy first (total = all its pairs, the authors' size-weighted "Total Accuracy"), with seeded 95% percentile-bootstrap intervals over personas (the paper's error bars are seaborn's bootstrap). Dashed lines: random choice (0.5)${noPrefix ? ' and the no-prefix mean per question type' : ''}.`,
+      text: `${summary.folds ? 'Held-out personas only (each scored by the model of the fold that held it out: the paper\u2019s "persona not trained"). ' : ''}Reference-free reward accuracy: a pair is right when the chosen answer's aggregated log-probability is strictly higher (ties lose). Means are over personas, each persona's accuracy first (total = all its pairs, the authors' size-weighted "Total Accuracy"), with seeded 95% percentile-bootstrap intervals over personas (the paper's error bars are seaborn's bootstrap). Dashed lines: random choice (0.5)${noPrefix ? ' and the no-prefix mean per question type' : ''}.`,
     },
     { kind: 'chart', svg: barChart({ title: 'Accuracy by prefix', groups, series, lines, yLabel: 'accuracy (mean over personas)' }) },
     { kind: 'table', header, rows },
@@ -151,33 +162,6 @@ function sensitivityBlocks(summary: PairsSummary): Block[] {
     ]),
   });
   return blocks;
-}
-
-function equityBlocks(summary: PairsSummary): Block[] {
-  if (summary.equity.length === 0) return [];
-  return [
-    { kind: 'heading', level: 2, text: 'Equity: per-persona improvement over no prefix (Figure 6)', id: 'equity' },
-    {
-      kind: 'paragraph',
-      text: 'Each point is a persona: its total accuracy without a prefix (x) and with the prefix (y); dotted: y = x, solid: least squares. A high Pearson r means the prefix keeps the ranking of personas (those the model already served poorly stay behind); a low r means it helps unevenly.',
-    },
-    {
-      kind: 'charts',
-      svgs: summary.equity.map((entry) =>
-        scatterChart({
-          title: `${prefixLabel(entry.prefix)}: r = ${num(entry.correlation.r, 2)}, p = ${pValue(entry.correlation.p)}`,
-          points: entry.points.map((point) => ({ x: point.baseline, y: point.prefixed, label: point.persona })),
-          xLabel: 'no prefix (total accuracy)',
-          yLabel: `${prefixLabel(entry.prefix)}`,
-        }),
-      ),
-    },
-    {
-      kind: 'table',
-      header: ['prefix', 'Pearson r', 'p', 'personas', 'mean improvement (95% CI)'],
-      rows: summary.equity.map((entry) => [prefixLabel(entry.prefix), num(entry.correlation.r), pValue(entry.correlation.p), String(entry.correlation.n), interval(entry.meanImprovement)]),
-    },
-  ];
 }
 
 function meanSd(value: MeanSd | undefined, digits: number): string {
@@ -250,6 +234,7 @@ function failureBlocks(report: EvalReport): Block[] {
   const failures = [
     ...(report.pairs?.failures.map((failure) => ['pair', failure.key, failure.code, failure.reason]) ?? []),
     ...(report.generations?.failures.map((failure) => [failure.kind, failure.key, failure.code, failure.reason]) ?? []),
+    ...(report.safety?.failures.map((failure) => ['safety', failure.key, failure.code, failure.reason]) ?? []),
   ];
   if (failures.length === 0) return [];
   const byCode = new Map<string, number>();

@@ -17,6 +17,14 @@ const PREFIX_LABELS: Record<EvalPrefix, string> = {
   'shuffle-persona-gpt4': 'shuffled persona gpt4',
   'shuffle-name': 'shuffled name',
   'shuffle-gold': 'shuffled persona gold',
+  'reseed-few-shot': 'few-shot (other seed)',
+  'reseed-persona': 'persona (other seed)',
+  'reseed-persona-gpt4': 'persona gpt4 (other seed)',
+  'reseed-gold': 'persona gold (other seed)',
+  'shuffle-reseed-few-shot': 'shuffled few-shot (other seed)',
+  'shuffle-reseed-persona': 'shuffled persona (other seed)',
+  'shuffle-reseed-persona-gpt4': 'shuffled persona gpt4 (other seed)',
+  'shuffle-reseed-gold': 'shuffled persona gold (other seed)',
 };
 
 export function prefixLabel(prefix: EvalPrefix): string {

@@ -1,10 +1,17 @@
 /**
  * The layout of an evaluation's output folder and the manifest that ties a resumed run to the
  * one it continues. Everything the report shows is recomputed from these files:
- *   run.json            what was scored, how (engine, dataset fingerprint, convention, norm, limits, seed)
+ *   run.json            what was scored, how (engine or one engine per fold, dataset fingerprint,
+ *                       convention, norm, limits, seed, the baseline run)
  *   prefixes.json       every prefix text and how it was made (our persona-file format)
- *   pairs.jsonl         one row per (prefix, pair): scores, margin, tokens, truncation, or a failure
- *   personas.json       `eval personas`: ROUGE of prefix texts against gold (Tables 2 and 11)
+ *   pairs.jsonl         one row per (prefix, pair), per fold in a fold-routed run: scores, margin,
+ *                       tokens, truncation, or a failure
+ *   baseline-pairs.jsonl  the baseline run's no-prefix rows (--baseline-run), copied so the report
+ *                       can always be rebuilt from this folder alone
+ *   personas.json       `eval personas`: ROUGE of prefix texts against gold (Tables 2 and 11) and
+ *                       against the shuffled prefix (Table 13)
+ *   safety.json, safety.jsonl, safety-prefixes.json, baseline-safety.jsonl   `eval safety` (Figure 7)
+ *   agreement.json      `eval agreement`: the labels compared and how (Table 6)
  *   generations.json    `eval generations`: contestants, judge, questions
  *   generations.jsonl, judgements.jsonl   its rows
  *   summary.json, report.md, report.html  derived, rewritten by every command
@@ -25,6 +32,12 @@ export function runPaths(out: string) {
     manifest: join(out, 'run.json'),
     prefixes: join(out, 'prefixes.json'),
     pairs: join(out, 'pairs.jsonl'),
+    baselinePairs: join(out, 'baseline-pairs.jsonl'),
+    safetyManifest: join(out, 'safety.json'),
+    safety: join(out, 'safety.jsonl'),
+    safetyPrefixes: join(out, 'safety-prefixes.json'),
+    baselineSafety: join(out, 'baseline-safety.jsonl'),
+    agreement: join(out, 'agreement.json'),
     personas: join(out, 'personas.json'),
     generationsManifest: join(out, 'generations.json'),
     generations: join(out, 'generations.jsonl'),
@@ -44,10 +57,32 @@ export async function readJsonl<Schema extends z.ZodType>(path: string, schema: 
   return readJsonLines(path, schema, 'fix or delete that line, then re-run');
 }
 
+/** What a loaded engine reports, recorded so a resumed run can be checked against it. */
+export const EngineRecord = z.object({ spec: z.string(), backend: z.string(), model: z.string(), method: z.string(), chatTemplate: z.string() });
+export type EngineRecord = z.infer<typeof EngineRecord>;
+
+export const FoldsRecord = z.object({
+  /** Where the folds were read (a cv folder layout, a personas file with `cv`, or a folds file). */
+  source: z.string(),
+  /** Every fold of the source: the personas its model held out. */
+  heldOut: z.record(z.string(), z.array(z.string())),
+  /** The run's folds: the engine spec, and what it reported once loaded. */
+  engines: z.record(z.string(), z.object({ spec: z.string(), loaded: EngineRecord.optional() })),
+  /** Which folds score each persona (folds.ts routePersonas). */
+  routes: z.record(z.string(), z.object({ unseen: z.array(z.string()), seen: z.string().optional() })),
+});
+export type FoldsRecord = z.infer<typeof FoldsRecord>;
+
 export const RunManifest = z.object({
   format: z.literal('wikipersona-eval-run'),
   version: z.literal(1),
-  engine: z.object({ spec: z.string(), backend: z.string(), model: z.string(), method: z.string(), chatTemplate: z.string() }),
+  /** A single-engine run's engine; a fold-routed run has `folds` instead. */
+  engine: EngineRecord.optional(),
+  folds: FoldsRecord.optional(),
+  /** --baseline-run: the run whose no-prefix rows Figure 6 compares with, and whose prefix texts were used. */
+  baseline: z.object({ run: z.string(), engine: z.string(), fingerprint: z.string() }).optional(),
+  /** Who may write inferred persona texts: the evaluated engine, or only the baseline run (Zephyr, as the authors). */
+  personaWriter: z.enum(['engine', 'baseline']).optional(),
   dataset: z.object({ source: z.string(), fingerprint: z.string(), pairs: z.number().int(), personas: z.number().int() }),
   settings: z.object({
     convention: Convention,
@@ -65,9 +100,14 @@ export type RunManifest = z.infer<typeof RunManifest>;
 
 /** Stops when `previous` and `next` would score the same pair differently. */
 export function assertResumable(previous: RunManifest, next: RunManifest, out: string): void {
+  const foldSpecs = (manifest: RunManifest) => Object.entries(manifest.folds?.engines ?? {}).map(([fold, engine]) => [fold, engine.spec] as const);
+  const nextSpecs = new Map(foldSpecs(next));
   const checks: [string, unknown, unknown][] = [
-    ['engine', previous.engine.spec, next.engine.spec],
-    ['chat template', previous.engine.chatTemplate, next.engine.chatTemplate],
+    ['engine', previous.engine?.spec ?? 'fold-routed', next.engine?.spec ?? 'fold-routed'],
+    ['chat template', previous.engine?.chatTemplate, next.engine?.chatTemplate],
+    ['folds', JSON.stringify(previous.folds?.heldOut), JSON.stringify(next.folds?.heldOut)],
+    ...foldSpecs(previous).flatMap(([fold, spec]): [string, unknown, unknown][] => (nextSpecs.has(fold) ? [[`engine for fold ${fold}`, spec, nextSpecs.get(fold)]] : [])),
+    ['baseline run', previous.baseline?.fingerprint, next.baseline?.fingerprint],
     ['dataset (fingerprint of its pairs)', previous.dataset.fingerprint, next.dataset.fingerprint],
     ['--convention', previous.settings.convention, next.settings.convention],
     ['--norm', previous.settings.norm, next.settings.norm],

@@ -39,6 +39,8 @@ function rowBase(job: ScoringJob | UnavailableJob, session: string) {
     ...(job.pair.type ? { type: job.pair.type } : {}),
     prefix: job.prefix,
     prefixFrom: job.prefixFrom,
+    ...job.routing,
+    ...('subset' in job && job.subset !== undefined ? { subset: job.subset } : {}),
     session,
   };
 }

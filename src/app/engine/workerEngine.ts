@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 /**
  * The main-thread client of the model worker. `WorkerEngine` implements Engine, so the page
  * cannot tell that the model runs in a worker (workers/engine.worker.ts behind
@@ -43,6 +44,8 @@ import {
   type RequestPayloadInput,
   type ResultOf,
 } from '../../core/protocol.ts';
+import engineWorkerUrl from '../../../workers/engine.worker.ts?worker&url';
+import { TRUSTED_TYPES_POLICIES, createPolicy } from '../lib/trustedTypes.ts';
 
 /** The part of a Worker the client uses (a fake in unit tests). */
 export type WorkerLike = Pick<Worker, 'postMessage' | 'terminate' | 'addEventListener'>;
@@ -483,7 +486,26 @@ function originRelative(path: string, baseUrl: string | undefined): string {
   return url.origin === new URL(baseUrl).origin ? `${url.pathname}${url.search}` : url.href;
 }
 
-/** Starts workers/engine.worker.ts as a module worker (Vite bundles it from this exact expression). */
+/**
+ * Vouches for the model worker's script URL, and no other, so `new Worker` passes the page's
+ * Trusted Types check (Chromium requires a TrustedScriptURL there).
+ */
+const workerScriptPolicy = createPolicy(TRUSTED_TYPES_POLICIES.worker, {
+  createScriptURL(url: string) {
+    if (url !== engineWorkerHref()) throw new TypeError(`The ${TRUSTED_TYPES_POLICIES.worker} policy only vouches for the model worker's script.`);
+    return url;
+  },
+});
+
+/** Where Vite put workers/engine.worker.ts (bundled through the `?worker&url` import). */
+function engineWorkerHref(): string {
+  return new URL(engineWorkerUrl, import.meta.url).href;
+}
+
+/** Starts workers/engine.worker.ts as a module worker. */
 export function startEngineWorker(): WorkerLike {
-  return new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'model-worker' });
+  const href = engineWorkerHref();
+  // The DOM typings predate Trusted Types: Worker takes a TrustedScriptURL where the browser has them.
+  const scriptUrl = (workerScriptPolicy?.createScriptURL(href) ?? href) as string;
+  return new Worker(scriptUrl, { type: 'module', name: 'model-worker' });
 }

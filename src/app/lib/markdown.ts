@@ -2,14 +2,26 @@
  * Markdown for model output and pasted answers: parsed by marked, then sanitized by DOMPurify
  * with an allow-list, on the main thread (DOMPurify needs a DOM).
  *
+ * Raw HTML in the text is shown as text, never parsed: it is data the user pasted or a model
+ * wrote, and parsing it at all (even in DOMPurify's inert document) makes the browser report every
+ * inline handler in it as a Content-Security-Policy violation. DOMPurify then only ever sees the
+ * markup marked itself writes, and stays as the allow-list behind it.
+ *
  * What it guarantees, and the e2e test checks: no script runs (`<script>`, `on*` handlers,
  * `javascript:`/`data:` links), and nothing fetches anything: images, iframes, CSS and forms are
  * not allowed, so text a model writes cannot make the page call a server (a remote image in
  * generated markdown would leak that the page was viewed). Images are shown as their alt text and
  * address. Links open in a new tab without the opener.
+ *
+ * Under the page's Trusted Types policy (lib/trustedTypes.ts) this is the only code that can make
+ * HTML: it returns TrustedHTML, which `{@html}` accepts and no plain string replaces. The policy
+ * vouches for nothing itself: DOMPurify uses it to parse its input and to sign its output, and it
+ * refuses every call made outside a sanitize run.
  */
 import DOMPurify from 'dompurify';
 import { Marked } from 'marked';
+import type { TrustedHTML } from 'trusted-types/lib';
+import { TRUSTED_TYPES_POLICIES, createPolicy } from './trustedTypes.ts';
 
 const ALLOWED_TAGS = [
   'p', 'br', 'hr', 'strong', 'em', 'del', 'code', 'pre', 'blockquote', 'ul', 'ol', 'li', 'a',
@@ -24,9 +36,27 @@ const marked = new Marked({
   breaks: true,
   async: false,
   renderer: {
+    html({ text }) {
+      return escapeHtml(text);
+    },
     image({ href, text }) {
       return `<span class="md-image">[image: ${escapeHtml(text || 'no description')}${href ? ` — ${escapeHtml(href)}` : ''}]</span>`;
     },
+  },
+});
+
+let sanitizing = false;
+
+const policy = createPolicy(TRUSTED_TYPES_POLICIES.markdown, {
+  createHTML(html: string) {
+    if (!sanitizing) throw new TypeError(`The ${TRUSTED_TYPES_POLICIES.markdown} policy only signs DOMPurify's output.`);
+    return html;
+  },
+  createScript() {
+    throw new TypeError('Markdown never makes scripts.');
+  },
+  createScriptURL() {
+    throw new TypeError('Markdown never loads scripts.');
   },
 });
 
@@ -50,17 +80,26 @@ function installHooks(): void {
   });
 }
 
-export function renderMarkdown(source: string): string {
+/** Sanitized HTML: TrustedHTML where the browser has Trusted Types, a string elsewhere. */
+export function renderMarkdown(source: string): TrustedHTML | string {
   installHooks();
   const html = marked.parse(source, { async: false });
-  return DOMPurify.sanitize(html, {
-    ALLOWED_TAGS,
-    ALLOWED_ATTR,
-    ALLOW_DATA_ATTR: false,
-    ALLOW_ARIA_ATTR: false,
-    // target/rel are set by the hook after sanitizing attributes.
-    ADD_ATTR: ['target', 'rel'],
-  });
+  sanitizing = true;
+  try {
+    return DOMPurify.sanitize(html, {
+      ALLOWED_TAGS,
+      ALLOWED_ATTR,
+      ALLOW_DATA_ATTR: false,
+      ALLOW_ARIA_ATTR: false,
+      // target/rel are set by the hook after sanitizing attributes.
+      ADD_ATTR: ['target', 'rel'],
+      // null (no Trusted Types here): DOMPurify must not create a policy of its own.
+      TRUSTED_TYPES_POLICY: policy ?? null,
+      RETURN_TRUSTED_TYPE: true,
+    });
+  } finally {
+    sanitizing = false;
+  }
 }
 
 export function escapeHtml(text: string): string {

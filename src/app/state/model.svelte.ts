@@ -21,14 +21,17 @@ import {
 } from '../../core/catalog.ts';
 import type { LoadProgress } from '../../core/engine.ts';
 import { AppError, toSerializedError, type SerializedError } from '../../core/errors.ts';
+import { networkAllowList, type NetworkAllowList } from '../../core/networkPolicy.ts';
 import type { EngineSpecInput } from '../../core/protocol.ts';
-import { WorkerEngine } from '../engine/workerEngine.ts';
+import { WorkerEngine, type WorkerEngineOptions } from '../engine/workerEngine.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
 import { detectGpu, type GpuSupport } from '../lib/gpu.ts';
 import type { ModelStamp } from '../storage/records.ts';
 import { z } from 'zod';
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'wasm';
+/** How the model worker starts: the real module worker by default (tests host the real engine host in-process). */
+export type ModelWorkerOptions = Pick<WorkerEngineOptions, 'createWorker' | 'liveness' | 'baseUrl'>;
 export type TaskName = 'infer' | 'generate' | 'score' | 'tokens';
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 
@@ -84,9 +87,11 @@ export class ModelController {
 
   readonly #progressBatch = new FrameBatch<LoadProgress>((items) => this.#applyProgress(items));
   readonly #onSettings: () => void;
+  readonly #worker: ModelWorkerOptions;
 
-  constructor(onSettings: () => void) {
+  constructor(onSettings: () => void, worker: ModelWorkerOptions = {}) {
     this.#onSettings = onSettings;
+    this.#worker = worker;
   }
 
   async init(settings: { modelId: string | undefined; device: DeviceChoice; customModels: unknown[] }): Promise<void> {
@@ -215,6 +220,15 @@ export class ModelController {
     return entry.modelUrl !== null && entry.modelLibUrl !== null ? { modelUrl: entry.modelUrl, modelLibUrl: entry.modelLibUrl } : null;
   }
 
+  /**
+   * The hosts the model worker may contact while `entry` loads: the page's origin and the model's
+   * URLs in effect. The worker computes the same list from the load request and refuses the rest.
+   */
+  workerNetwork(entry: CatalogEntry, pageUrl: string = document.baseURI): NetworkAllowList {
+    const urls = this.urlsFor(entry);
+    return networkAllowList(pageUrl, urls ? [urls.modelUrl, urls.modelLibUrl] : []);
+  }
+
   needsCustomUrls(entry: CatalogEntry): boolean {
     return needsUrls(entry) && !this.#customUrls.some((urls) => urls.entryId === entry.id);
   }
@@ -280,6 +294,7 @@ export class ModelController {
     let loaded: WorkerEngine | undefined;
     try {
       const engine = await WorkerEngine.load(spec, {
+        ...this.#worker,
         signal: abort.signal,
         onProgress: (progress) => this.#progressBatch.push(progress),
         onCrash: (error) => this.#crashed(loaded, error),

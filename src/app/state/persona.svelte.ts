@@ -1,7 +1,9 @@
 /**
  * The persona of the selected person: inferred from their train pairs with the paper's G.5
- * prompt (shots, seed and whether y_l is shown are options), streamed into the editor, edited by
- * hand, and kept as versions with provenance (model, shots and their ids, seed, prompt version).
+ * prompt through the core's `planPersonaInference`, the rule `eval` uses too (shots, seed, the
+ * paper's or the authors' layout and the decoding are options), streamed into the editor, edited by
+ * hand, and kept as versions with provenance (model, shots and their ids, seeds, layout, decoding,
+ * prompt version).
  * Also the prefix choice for the comparison (none, tag, few-shot, persona, name, gold, custom),
  * resolved through the core's `resolvePrefix`, so the page uses exactly the paper's wrappers.
  *
@@ -9,12 +11,11 @@
  */
 import { AppError, toSerializedError } from '../../core/errors.ts';
 import { FEW_SHOT_DEFAULT_COUNT, PrefixKind, resolvePrefix, type PrefixSpec } from '../../core/prefixes.ts';
-import { ASSISTANT_SYSTEM_PROMPT, PERSONA_INFERENCE_DEFAULTS, PROMPTS_VERSION, personaInferencePrompt } from '../../core/prompts.ts';
-import { createRng, sampleWithoutReplacement } from '../../core/random.ts';
+import { inferPersona, PERSONA_INFERENCE_DEFAULTS, planPersonaInference } from '../../core/personaInference.ts';
 import { debounce, newId } from '../lib/debounce.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
 import type { Person } from '../lib/people.ts';
-import type { PersonaVersion } from '../storage/records.ts';
+import type { InferenceSettings, PersonaVersion } from '../storage/records.ts';
 import type { Repository } from '../storage/repository.ts';
 import type { ModelController } from './model.svelte.ts';
 
@@ -40,22 +41,7 @@ export const PREFIX_HELP: Record<PrefixKind, string> = {
   custom: 'Your own text; {x} marks where the question goes (else it follows after a blank line).',
 };
 
-export interface InferenceOptions {
-  shots: number;
-  seed: number;
-  showRejected: boolean;
-  maxNewTokens: number;
-}
-
-export const DEFAULT_INFERENCE: InferenceOptions = {
-  shots: PERSONA_INFERENCE_DEFAULTS.shots,
-  seed: 0,
-  showRejected: PERSONA_INFERENCE_DEFAULTS.showRejected,
-  maxNewTokens: 256,
-};
-
-/** Sampling for persona inference: the paper samples personas; a fixed seed makes it repeatable. */
-const INFERENCE_TEMPERATURE = 0.7;
+export const DEFAULT_INFERENCE: InferenceSettings = { ...PERSONA_INFERENCE_DEFAULTS, seed: 0 };
 
 export class PersonaController {
   readonly #repo: Repository;
@@ -69,7 +55,7 @@ export class PersonaController {
   #versionId = $state<string | null>(null);
   #text = $state('');
   #drafts = $state<Record<string, string>>({});
-  #options = $state<InferenceOptions>({ ...DEFAULT_INFERENCE });
+  #options = $state<InferenceSettings>({ ...DEFAULT_INFERENCE });
   #inferring = $state(false);
   #error = $state<string | null>(null);
   #prefixKind = $state<PrefixKind>('persona');
@@ -85,7 +71,7 @@ export class PersonaController {
     this.#onSettings = onSettings;
   }
 
-  init(settings: { drafts: Record<string, string>; options: InferenceOptions | undefined; prefixKind: PrefixKind; customPrefix: string }): void {
+  init(settings: { drafts: Record<string, string>; options: InferenceSettings | undefined; prefixKind: PrefixKind; customPrefix: string }): void {
     this.#drafts = { ...settings.drafts };
     if (settings.options) this.#options = { ...settings.options };
     this.#prefixKind = settings.prefixKind;
@@ -120,10 +106,10 @@ export class PersonaController {
   get error(): string | null {
     return this.#error;
   }
-  get options(): InferenceOptions {
+  get options(): InferenceSettings {
     return this.#options;
   }
-  set options(options: InferenceOptions) {
+  set options(options: InferenceSettings) {
     this.#options = options;
     this.#onSettings();
   }
@@ -220,12 +206,8 @@ export class PersonaController {
       this.#error = `${person.name ?? 'This person'} has no train pairs: mark some pairs "split": "train".`;
       return;
     }
-    const options = this.#options;
-    const shots = sampleWithoutReplacement(person.train, options.shots, createRng(options.seed));
-    const prompt = personaInferencePrompt({
-      shots: shots.map(({ prompt: question, chosen, rejected }) => ({ prompt: question, chosen, rejected })),
-      showRejected: options.showRejected,
-    });
+    const { seed, ...settings } = this.#options;
+    const plan = planPersonaInference({ person: person.key, train: person.train, seed, settings });
     this.#error = null;
     this.#inferring = true;
     const previousText = this.#text;
@@ -236,22 +218,10 @@ export class PersonaController {
     });
     const key = this.#draftKey();
     try {
-      const result = await this.#model.run('infer', 'inferring a persona', (engine, signal) =>
-        engine.generate(
-          [
-            { role: 'system', content: ASSISTANT_SYSTEM_PROMPT },
-            { role: 'user', content: prompt },
-          ],
-          { maxNewTokens: options.maxNewTokens, temperature: INFERENCE_TEMPERATURE, seed: options.seed },
-          (delta) => batch.push(delta),
-          signal,
-        ),
-      );
+      const { text } = await this.#model.run('infer', 'inferring a persona', (engine, signal) => inferPersona(engine, plan, (delta) => batch.push(delta), signal));
       batch.flush();
       const model = this.#model.stamp;
-      const text = result.text.trim();
       if (!model) throw new AppError('not-loaded', 'The model was unloaded during inference.');
-      if (result.finishReason === 'aborted') throw new AppError('aborted', 'Cancelled.');
       if (text === '') {
         this.#text = previousText;
         this.#error = 'The model returned an empty persona. Try another seed, or allow more tokens.';
@@ -263,17 +233,7 @@ export class PersonaController {
         person: person.key,
         text,
         createdAt: Date.now(),
-        provenance: {
-          source: 'inferred',
-          model,
-          shots: shots.length,
-          shotIds: shots.map((shot) => shot.id),
-          seed: options.seed,
-          showRejected: options.showRejected,
-          promptsVersion: PROMPTS_VERSION,
-          temperature: INFERENCE_TEMPERATURE,
-          maxNewTokens: options.maxNewTokens,
-        },
+        provenance: { source: 'inferred', model, shots: plan.shots.length, ...plan.record },
       };
       await this.#repo.savePersonaVersion(version);
       if (this.#draftKey() !== key) return;

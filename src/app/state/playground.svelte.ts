@@ -9,11 +9,18 @@ import { downloadText } from '../lib/download.ts';
 import { UiSettings } from '../storage/records.ts';
 import { Repository } from '../storage/repository.ts';
 import { CompareController } from './compare.svelte.ts';
-import { ModelController } from './model.svelte.ts';
+import { ModelController, type ModelWorkerOptions } from './model.svelte.ts';
 import { PairsController, type PairsContext } from './pairs.svelte.ts';
 import { PersonaController } from './persona.svelte.ts';
 import { ScoringController } from './scoring.svelte.ts';
 import { TokenViewController } from './tokens.svelte.ts';
+
+export interface PlaygroundOptions {
+  /** The IndexedDB database (default: the page's own). */
+  dbName?: string;
+  /** How the model worker starts (default: the real module worker). */
+  worker?: ModelWorkerOptions;
+}
 
 export class Playground {
   readonly repo: Repository;
@@ -28,10 +35,10 @@ export class Playground {
   #initialized = false;
   readonly #saveSettings = debounce(() => void this.#writeSettings(), 300);
 
-  private constructor(repo: Repository) {
+  private constructor(repo: Repository, worker: ModelWorkerOptions) {
     this.repo = repo;
     const onSettings = () => this.#saveSettings();
-    this.model = new ModelController(onSettings);
+    this.model = new ModelController(onSettings, worker);
     this.pairs = new PairsController(repo, (context) => this.#onContext(context));
     const getPerson = () => this.pairs.person;
     this.persona = new PersonaController(repo, this.model, getPerson, onSettings);
@@ -40,8 +47,8 @@ export class Playground {
     this.tokens = new TokenViewController(this.model);
   }
 
-  static async create(): Promise<Playground> {
-    const playground = new Playground(await Repository.open());
+  static async create(options: PlaygroundOptions = {}): Promise<Playground> {
+    const playground = new Playground(await Repository.open(options.dbName), options.worker ?? {});
     await playground.#init();
     return playground;
   }

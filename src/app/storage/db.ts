@@ -26,7 +26,8 @@ export interface PlaygroundSchema extends DBSchema {
 
 export type PlaygroundDb = IDBPDatabase<PlaygroundSchema>;
 type UpgradeTransaction = IDBPTransaction<PlaygroundSchema, StoreNames<PlaygroundSchema>[], 'versionchange'>;
-type Migration = (db: PlaygroundDb, transaction: UpgradeTransaction) => void;
+/** Runs inside the upgrade transaction; awaits only that transaction's requests. */
+type Migration = (db: PlaygroundDb, transaction: UpgradeTransaction) => void | Promise<void>;
 
 /** Append only: never edit a migration that has shipped, add the next one. */
 const MIGRATIONS: readonly Migration[] = [
@@ -39,19 +40,28 @@ const MIGRATIONS: readonly Migration[] = [
     db.createObjectStore('generations', { keyPath: 'id' }).createIndex('byCreatedAt', 'createdAt');
     db.createObjectStore('settings');
   },
+  // v2: inferred personas record G.5's layout and the full decoding. Older ones were made with the
+  // shown-y_l choice as their layout, top-p 1, no top-k, and the seed itself as the generation seed.
+  async (_db, transaction) => {
+    for await (const cursor of transaction.objectStore('personaVersions')) {
+      const upgraded = withInferenceRecord(cursor.value);
+      if (upgraded !== cursor.value) await cursor.update(upgraded);
+    }
+  },
 ];
 
 export const DB_VERSION = MIGRATIONS.length;
 
-export async function openPlaygroundDb(name = DB_NAME): Promise<PlaygroundDb> {
+/** Opens (creating or upgrading) the database; `version` below the latest is for testing migrations. */
+export async function openPlaygroundDb(name = DB_NAME, version = DB_VERSION): Promise<PlaygroundDb> {
   if (typeof indexedDB === 'undefined') throw new Error('This browser offers no IndexedDB.');
-  const db = await openDB<PlaygroundSchema>(name, DB_VERSION, {
+  const db = await openDB<PlaygroundSchema>(name, version, {
     upgrade(database, oldVersion, newVersion, transaction) {
-      for (let version = oldVersion; version < (newVersion ?? DB_VERSION); version++) {
-        const migrate = MIGRATIONS[version];
-        if (!migrate) throw new Error(`No migration to version ${version + 1}.`);
-        migrate(database, transaction);
-      }
+      const migrations = MIGRATIONS.slice(oldVersion, newVersion ?? version);
+      // A step that fails aborts the upgrade: nothing of it is kept and openDB rejects.
+      void (async () => {
+        for (const migrate of migrations) await migrate(database, transaction);
+      })().catch(() => transaction.abort());
     },
     blocking() {
       // A newer page in another tab wants to upgrade: step aside rather than block it.
@@ -59,4 +69,14 @@ export async function openPlaygroundDb(name = DB_NAME): Promise<PlaygroundDb> {
     },
   });
   return db;
+}
+
+/** A v1 inferred-persona provenance with the v2 fields filled in as they were; anything else unchanged. */
+function withInferenceRecord(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('provenance' in value)) return value;
+  const provenance: unknown = value.provenance;
+  if (typeof provenance !== 'object' || provenance === null || !('source' in provenance) || provenance.source !== 'inferred' || 'variant' in provenance) return value;
+  const showRejected = 'showRejected' in provenance && provenance.showRejected === true;
+  const seed = 'seed' in provenance ? provenance.seed : undefined;
+  return { ...value, provenance: { ...provenance, variant: showRejected ? 'authors' : 'paper', generationSeed: seed, topP: 1, topK: 0 } };
 }

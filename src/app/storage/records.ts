@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Aggregation } from '../../core/aggregate.ts';
 import { SerializedError } from '../../core/errors.ts';
+import { MAX_PERSONA_SHOTS, PERSONA_INFERENCE_DEFAULTS, PersonaInferenceRecord, PersonaPromptVariant } from '../../core/personaInference.ts';
 import { PrefixKind } from '../../core/prefixes.ts';
 import { Convention } from '../../core/scoringInput.ts';
 
@@ -31,16 +32,11 @@ export const ModelStamp = z.object({
 export type ModelStamp = z.infer<typeof ModelStamp>;
 
 export const PersonaProvenance = z.discriminatedUnion('source', [
-  z.object({
+  // The core's record of how the text was inferred (layout, shots, seeds, decoding), plus the model.
+  PersonaInferenceRecord.extend({
     source: z.literal('inferred'),
     model: ModelStamp,
     shots: z.number().int().positive(),
-    shotIds: z.array(z.string()),
-    seed: z.number().int(),
-    showRejected: z.boolean(),
-    promptsVersion: z.string(),
-    temperature: z.number(),
-    maxNewTokens: z.number().int().positive(),
   }),
   z.object({ source: z.literal('edited'), parentId: z.string().nullable() }),
   z.object({ source: z.literal('imported'), from: z.string() }),
@@ -156,6 +152,20 @@ export const StoredGeneration = z.object({
 });
 export type StoredGeneration = z.infer<typeof StoredGeneration>;
 
+const inferenceDefault = PERSONA_INFERENCE_DEFAULTS;
+
+/** Persona inference options; an older page's (with `showRejected`, no layout) keeps its shots, seed and length. */
+export const InferenceSettings = z.object({
+  variant: PersonaPromptVariant.catch(inferenceDefault.variant),
+  shots: z.number().int().min(1).max(MAX_PERSONA_SHOTS).catch(inferenceDefault.shots),
+  seed: z.number().int().catch(0),
+  maxNewTokens: z.number().int().min(1).max(2048).catch(inferenceDefault.maxNewTokens),
+  temperature: z.number().min(0).max(2).catch(inferenceDefault.temperature),
+  topP: z.number().gt(0).max(1).catch(inferenceDefault.topP),
+  topK: z.number().int().min(0).catch(inferenceDefault.topK),
+});
+export type InferenceSettings = z.infer<typeof InferenceSettings>;
+
 /**
  * Page settings. Each field falls back to its default on its own, so one bad or missing value
  * (an older page, a removed option) never resets the others.
@@ -166,10 +176,7 @@ export const UiSettings = z.object({
   customModels: z.array(z.unknown()).catch([]),
   activePairSetId: z.string().optional().catch(undefined),
   person: z.string().optional().catch(undefined),
-  inference: z
-    .object({ shots: z.number().int().min(1).max(16), seed: z.number().int(), showRejected: z.boolean(), maxNewTokens: z.number().int().min(1).max(2048) })
-    .optional()
-    .catch(undefined),
+  inference: InferenceSettings.optional().catch(undefined),
   prefixKind: PrefixKind.catch('persona'),
   customPrefix: z.string().catch(''),
   sampling: SamplingSettings.optional().catch(undefined),

@@ -6,6 +6,7 @@
  * it back with `--prefix-file` and scores exactly the same prefixes.
  */
 import { z } from 'zod';
+import { PersonaPromptVariant } from '../personaInference.ts';
 import { Persona } from '../schema.ts';
 import { GENERATED_PREFIXES, PREFIX_TEXT_FIELDS, type GeneratedPrefix } from './prefixes.ts';
 
@@ -17,9 +18,15 @@ export const GeneratedTextProvenance = z.object({
   model: z.string(),
   seed: z.number().int(),
   temperature: z.number(),
+  /** Absent in files written before it was recorded (they sampled with top-p 1). */
+  topP: z.number().optional(),
+  /** The top-k the engine sampled with (0: off); absent where none was sent (a chat API such as GPT-4's). */
+  topK: z.number().int().nonnegative().optional(),
   maxNewTokens: z.number().int().positive(),
   /** Ids of the train pairs shown (G.5); empty for the gold persona, made from the name (G.6). */
   shotIds: z.array(z.string()),
+  /** G.5's layout: the paper's (x, y_w) or the authors' code's (x, y_w, y_l); absent for gold (G.6). */
+  variant: PersonaPromptVariant.optional(),
   /** Whether the shots showed the rejected response too (the authors' `xy` variant does). */
   showRejected: z.boolean().optional(),
   finishReason: z.string().optional(),

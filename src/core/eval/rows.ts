@@ -26,6 +26,12 @@ const PairRowBase = z.object({
   prefix: EvalPrefix,
   /** Whose prefix material was used: the persona itself, or its shuffle partner. */
   prefixFrom: z.string(),
+  /** Fold-routed runs: the fold whose model scored the row, and whether it trained on the persona and on `prefixFrom`. */
+  fold: z.string().optional(),
+  /** `eval safety`: the RewardBench subset of the pair. */
+  subset: z.string().optional(),
+  personaSeen: z.boolean().optional(),
+  prefixFromSeen: z.boolean().optional(),
   /** Which process wrote the row (resume accounting). */
   session: z.string(),
 });
@@ -56,8 +62,8 @@ export type FailedPairRow = z.infer<typeof FailedPairRow>;
 export const EvalPairRow = z.discriminatedUnion('ok', [ScoredPairRow, FailedPairRow]);
 export type EvalPairRow = z.infer<typeof EvalPairRow>;
 
-export function pairRowKey(prefix: EvalPrefix, pairId: string): string {
-  return `${prefix}|${pairId}`;
+export function pairRowKey(prefix: EvalPrefix, pairId: string, fold?: string): string {
+  return fold === undefined ? `${prefix}|${pairId}` : `${fold}|${prefix}|${pairId}`;
 }
 
 /** A JSON-safe score: ±Infinity and NaN become null. */

@@ -8,8 +8,13 @@
  * - baselines: random (0.5, the expected accuracy of a coin flip) and no prefix;
  * - prefix sensitivity (Appendix L): right vs shuffled vs no prefix, with the paired difference
  *   right − shuffled bootstrapped over personas;
- * - equity (Figure 6): per-persona total accuracy with a prefix against the no-prefix baseline,
- *   Pearson r and its p-value, and the mean improvement.
+ * - prefix gain: per-persona total accuracy with a prefix against no prefix on the same model(s),
+ *   Pearson r and its p-value, and the mean improvement (a one-run view);
+ * - Figure 6 as the paper draws it, when a baseline run is given: per persona, the evaluated
+ *   (held-out) model's accuracy with each prefix and without one against the BASELINE model's
+ *   (Zephyr's) no-prefix accuracy, with Pearson r and p over personas;
+ * - fold-routed runs (rows naming their fold): Figure 5 and App. L's settings (foldSummary.ts);
+ *   every other section then uses the held-out rows, the paper's "persona not trained".
  * Failed rows are counted by code and listed; they never enter an accuracy.
  */
 import {
@@ -23,7 +28,8 @@ import {
   type PersonaAccuracy,
   type QuestionTypeGroup,
 } from '../stats.ts';
-import { basePrefix, isShuffled, shuffledPrefix, sortPrefixes, type BaseEvalPrefix, type EvalPrefix } from './prefixes.ts';
+import { summarizeFolds, type FoldsSummary } from './foldSummary.ts';
+import { basePrefix, isReseeded, isShuffled, shuffledPrefix, sortPrefixes, type BaseEvalPrefix, type EvalPrefix } from './prefixes.ts';
 import { latestByKey, type EvalPairRow, type ScoredPairRow } from './rows.ts';
 
 export interface SummaryOptions {
@@ -103,6 +109,13 @@ export interface EquityEntry {
   meanImprovement: Interval;
 }
 
+export interface BaselineSummary {
+  /** The baseline run's engine spec, e.g. Zephyr's. */
+  engine: string;
+  /** Its no-prefix accuracy, mean over personas. */
+  noPrefix: { byType: Partial<Record<QuestionTypeGroup, number>>; total: number };
+}
+
 export interface PairsSummary {
   counts: PairCounts;
   failures: FailureEntry[];
@@ -115,12 +128,27 @@ export interface PairsSummary {
     noPrefix?: { byType: Partial<Record<QuestionTypeGroup, number>>; total: number };
   };
   sensitivity: SensitivityEntry[];
-  equity: EquityEntry[];
+  /** Prefixed vs no prefix on the same model(s), per persona (a one-run view, not the paper's Figure 6). */
+  prefixGain: EquityEntry[];
+  /** Figure 6 as the paper: the evaluated model (held-out rows in a fold-routed run) vs the baseline run's no prefix. */
+  figure6?: EquityEntry[];
+  baselineRun?: BaselineSummary;
+  /** Fold-routed runs only. */
+  folds?: FoldsSummary;
 }
 
-export function summarizePairs(allRows: readonly EvalPairRow[], options: SummaryOptions): PairsSummary {
+/** A baseline run's rows (its no-prefix rows are used) and the engine that scored them. */
+export interface BaselineRows {
+  engine: string;
+  rows: readonly EvalPairRow[];
+}
+
+export function summarizePairs(allRows: readonly EvalPairRow[], options: SummaryOptions, baseline?: BaselineRows): PairsSummary {
   const rows = latestByKey(allRows);
-  const scored = rows.filter((row): row is ScoredPairRow => row.ok);
+  const everyScored = rows.filter((row): row is ScoredPairRow => row.ok);
+  const folded = everyScored.some((row) => row.fold !== undefined);
+  // A fold-routed run's main numbers are the paper's: personas the scoring model did not train on.
+  const scored = folded ? everyScored.filter((row) => row.personaSeen === false) : everyScored;
   const failures = rows.flatMap((row): FailureEntry[] =>
     row.ok ? [] : [{ key: row.key, persona: row.persona, prefix: row.prefix, code: row.code, reason: row.reason }],
   );
@@ -137,6 +165,7 @@ export function summarizePairs(allRows: readonly EvalPairRow[], options: Summary
   });
   const byPrefix = new Map(accuracy.map((entry) => [entry.prefix, entry]));
   const none = byPrefix.get('none');
+  const baselineNone = baseline ? noPrefixOf(baseline.rows, options) : undefined;
   return {
     counts: countRows(rows, allRows),
     failures,
@@ -146,9 +175,27 @@ export function summarizePairs(allRows: readonly EvalPairRow[], options: Summary
       random: RANDOM_BASELINE,
       ...(none ? { noPrefix: { byType: mapTypes(none.byType, (cell) => cell.meanOfPersonas.estimate), total: none.total.meanOfPersonas.estimate } } : {}),
     },
-    sensitivity: sensitivity(byPrefix, scored, options),
-    equity: none ? equity(byPrefix, none, options) : [],
+    sensitivity: folded ? [] : sensitivity(byPrefix, scored, options),
+    prefixGain: none ? equity(byPrefix, personaAccuracies(none, 'total'), options, false) : [],
+    ...(baseline && baselineNone
+      ? {
+          figure6: equity(byPrefix, personaAccuracies(baselineNone, 'total'), options, true),
+          baselineRun: { engine: baseline.engine, noPrefix: { byType: mapTypes(baselineNone.byType, (cell) => cell.meanOfPersonas.estimate), total: baselineNone.total.meanOfPersonas.estimate } },
+        }
+      : {}),
+    ...(folded ? { folds: summarizeFolds(everyScored, options) } : {}),
   };
+}
+
+/** The no-prefix accuracy of a baseline run's rows (the last row of each key), if it scored any. */
+function noPrefixOf(rows: readonly EvalPairRow[], options: SummaryOptions): PrefixAccuracy | undefined {
+  const none = latestByKey(rows).filter((row): row is ScoredPairRow => row.ok && row.prefix === 'none');
+  if (none.length === 0) return undefined;
+  const table = accuracyTable(
+    none.map((row) => ({ persona: row.persona, type: row.type, correct: row.correct, tie: row.tie })),
+    options,
+  );
+  return { prefix: 'none', scored: none.length, failed: 0, byType: table.byType, total: table.total, personas: table.personas };
 }
 
 function countRows(rows: readonly EvalPairRow[], allRows: readonly EvalPairRow[]): PairCounts {
@@ -208,7 +255,7 @@ function pairedDifference(a: PrefixAccuracy, b: PrefixAccuracy, type: QuestionTy
 
 function sensitivity(byPrefix: ReadonlyMap<EvalPrefix, PrefixAccuracy>, scored: readonly ScoredPairRow[], options: SummaryOptions): SensitivityEntry[] {
   return [...byPrefix.values()].flatMap((shuffledEntry): SensitivityEntry[] => {
-    if (!isShuffled(shuffledEntry.prefix)) return [];
+    if (!isShuffled(shuffledEntry.prefix) || isReseeded(shuffledEntry.prefix)) return [];
     const base = basePrefix(shuffledEntry.prefix) as SensitivityEntry['base'];
     const right = byPrefix.get(base);
     if (!right) return [];
@@ -234,10 +281,13 @@ function sensitivity(byPrefix: ReadonlyMap<EvalPrefix, PrefixAccuracy>, scored: 
   });
 }
 
-function equity(byPrefix: ReadonlyMap<EvalPrefix, PrefixAccuracy>, none: PrefixAccuracy, options: SummaryOptions): EquityEntry[] {
-  const baseline = personaAccuracies(none, 'total');
+/**
+ * Per persona, each prefix's total accuracy against `baseline`'s, with Pearson r over personas.
+ * `withNone` keeps the no-prefix entry (Figure 6 plots it against another model's no prefix).
+ */
+function equity(byPrefix: ReadonlyMap<EvalPrefix, PrefixAccuracy>, baseline: ReadonlyMap<string, number>, options: SummaryOptions, withNone: boolean): EquityEntry[] {
   return [...byPrefix.values()].flatMap((entry): EquityEntry[] => {
-    if (entry.prefix === 'none') return [];
+    if (entry.prefix === 'none' && !withNone) return [];
     const points = [...personaAccuracies(entry, 'total')].flatMap(([persona, prefixed]): EquityPoint[] => {
       const base = baseline.get(persona);
       return base === undefined ? [] : [{ persona, baseline: base, prefixed, improvement: prefixed - base }];

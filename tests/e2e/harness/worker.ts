@@ -6,10 +6,11 @@
  * `window.harness`. It keeps its own handle on the Worker it starts, so a test can kill the
  * worker behind the client's back (a silent death) or post the test-only `crash` request.
  */
+import '../../../src/app/lib/noEval.ts';
 import type { EngineInfo, GenerateOptionsInput, GenerateResult, LoadProgress, ScoreRequest, ScoreResult } from '../../../src/core/engine.ts';
 import { AppError, toSerializedError, type SerializedError } from '../../../src/core/errors.ts';
 import type { ChatMessage } from '../../../src/core/chat.ts';
-import type { CacheStatus, WorkerRequestInput } from '../../../src/core/protocol.ts';
+import type { CacheStatus, EngineSpecInput, WorkerRequestInput } from '../../../src/core/protocol.ts';
 import { WorkerEngine, startEngineWorker, type LivenessOptions, type WorkerLike } from '../../../src/app/engine/workerEngine.ts';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
@@ -59,6 +60,8 @@ export interface Harness {
   /** Posts the crash request while a load is fetching files. */
   crashDuringLoad(device: 'webgpu' | 'wasm'): Promise<{ pending: Outcome<EngineInfo>; progressBeforeCrash: number; crashes: SerializedError[]; detectionMs: number }>;
   workersStarted(): number;
+  /** Loads any spec in a fresh worker and releases it (the network-policy tests); never throws. */
+  tryLoad(spec: EngineSpecInput): Promise<Outcome<EngineInfo>>;
   dispose(): Promise<void>;
 }
 
@@ -229,6 +232,15 @@ const harness: Harness = {
   },
 
   workersStarted: () => started,
+
+  tryLoad(spec) {
+    return outcome(
+      WorkerEngine.load(spec, { liveness: false }).then(async (loaded) => {
+        await loaded.dispose();
+        return loaded.info;
+      }),
+    );
+  },
 
   async dispose() {
     await engine?.dispose();

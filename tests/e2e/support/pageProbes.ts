@@ -1,9 +1,12 @@
 /**
  * Probes the page spec installs before the page's own scripts run: long tasks on the main thread
  * (PerformanceObserver `longtask`), a `window.__pwned` trap that records any write (script payloads
- * in pasted or generated text try to set it), and a record of every network request.
+ * in pasted or generated text try to set it), and a record of every network request, dialog and
+ * uncaught page error and Content-Security-Policy violation, checked after every test of the walk
+ * (`expectPageClean`). Also raw access to
+ * the page's IndexedDB, for records a test writes or reads as stored.
  */
-import type { BrowserContext, Page } from '@playwright/test';
+import { expect, type BrowserContext, type Page } from '@playwright/test';
 
 declare global {
   interface Window {
@@ -90,4 +93,96 @@ export async function putRecord(page: Page, store: string, record: unknown): Pro
       }),
     [store, record] as const,
   );
+}
+
+/** Every record of one of the page's IndexedDB stores, as stored (parse them before trusting them). */
+export async function readRecords(page: Page, store: string): Promise<unknown[]> {
+  return page.evaluate(
+    (storeName) =>
+      new Promise<unknown[]>((resolve, reject) => {
+        const open = indexedDB.open('wikipersona-playground');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const request = db.transaction(storeName, 'readonly').objectStore(storeName).getAll();
+          request.onsuccess = () => {
+            db.close();
+            resolve(request.result as unknown[]);
+          };
+          request.onerror = () => reject(request.error);
+        };
+      }),
+    store,
+  );
+}
+
+/** What happened on a page since the last check: requests, dialogs, uncaught errors. */
+/** What a `securitypolicyviolation` event reports, kept in Node so reloads lose none. */
+export interface CspViolation {
+  url: string;
+  directive: string;
+  blocked: string;
+  sample: string;
+  source: string;
+}
+
+/**
+ * Every `securitypolicyviolation` event fired in the context's pages, in order. The listener is
+ * installed before the page's scripts run and reports to Node at once, so the list survives reloads.
+ */
+export async function recordCspViolations(context: BrowserContext): Promise<CspViolation[]> {
+  const violations: CspViolation[] = [];
+  await context.exposeFunction('__reportCspViolation', (violation: CspViolation) => void violations.push(violation));
+  await context.addInitScript(() => {
+    const report = (window as unknown as { __reportCspViolation(violation: CspViolation): Promise<void> }).__reportCspViolation;
+    document.addEventListener('securitypolicyviolation', (event) => {
+      void report({
+        url: event.documentURI,
+        directive: event.effectiveDirective,
+        blocked: event.blockedURI,
+        sample: event.sample,
+        source: `${event.sourceFile}:${event.lineNumber}:${event.columnNumber}`,
+      });
+    });
+  });
+  return violations;
+}
+
+export interface PageWatch {
+  requests: string[];
+  dialogs: string[];
+  pageErrors: string[];
+  cspViolations: CspViolation[];
+}
+
+/** Starts recording `page`'s requests (its workers' too), dialogs (dismissed), uncaught errors and CSP violations. */
+export async function watchPage(context: BrowserContext, page: Page): Promise<PageWatch> {
+  const watch: PageWatch = { requests: recordRequests(context), dialogs: [], pageErrors: [], cspViolations: await recordCspViolations(context) };
+  page.on('dialog', (dialog) => {
+    watch.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => watch.pageErrors.push(error.message));
+  return watch;
+}
+
+/**
+ * Fails when, since the last check, a script payload ran, a dialog opened, an error went uncaught
+ * a request left `origin` or the Content-Security-Policy refused something; then starts the next
+ * check afresh.
+ */
+export async function expectPageClean(page: Page, watch: PageWatch, origin: string): Promise<void> {
+  const hits = page.isClosed() ? [] : await pwnedHits(page);
+  const found = {
+    pwned: hits,
+    dialogs: [...watch.dialogs],
+    pageErrors: [...watch.pageErrors],
+    foreignRequests: foreignRequests(watch.requests, origin),
+    cspViolations: [...watch.cspViolations],
+  };
+  watch.cspViolations.length = 0;
+  watch.dialogs.length = 0;
+  watch.pageErrors.length = 0;
+  watch.requests.length = 0;
+  expect(found).toEqual({ pwned: [], dialogs: [], pageErrors: [], foreignRequests: [], cspViolations: [] });
 }
