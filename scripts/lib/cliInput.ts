@@ -70,7 +70,10 @@ export type ReportedImport = ImportResult & {
 export function importReported(text: string, path: string, reporter: Reporter, options: Omit<ImportOptions, 'fileName'> = {}): ReportedImport {
   const imported = importPairs(text, { ...options, fileName: path });
   const { fileIssue } = imported;
-  if (fileIssue) throw new AppError('invalid-input', `${path}${fileIssue.line > 1 ? `, line ${fileIssue.line}` : ''}: ${fileIssue.message}.`);
+  if (fileIssue) {
+    const sentence = /[.?!]$/.test(fileIssue.message) ? fileIssue.message : `${fileIssue.message}.`;
+    throw new AppError('invalid-input', `${path}${fileIssue.line > 1 ? `, line ${fileIssue.line}` : ''}: ${sentence}`);
+  }
   for (const issue of imported.issues) reporter.warn(`${path}: ${formatImportIssue(issue)}`);
   for (const duplicate of imported.duplicates) reporter.warn(`${path}: ${formatDuplicate(duplicate)}`);
   const skipped: SkippedRows = {

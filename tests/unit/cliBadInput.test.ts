@@ -89,35 +89,41 @@ describe('missing files and folders, in words', () => {
   it('a pair file, a persona file, a dataset, a prefix file, a build config', async () => {
     const pairs = await file('ok.jsonl', JSON.stringify(PAIR));
     const missing = join(dir, 'nope');
-    expectOneLineError(await runCli(['score', '--model', model, '--pairs', `${missing}.jsonl`]), /Cannot read the pair file .*nope\.jsonl: there is no such file\.$/);
-    expectOneLineError(await runCli(['score', '--model', model, '--pairs', pairs, '--persona-file', dir]), /Cannot read the persona file .*: it is a folder, not a file\.$/);
-    expectOneLineError(
-      await runCli(['eval', '--dataset', `${missing}.json`, '--engine', `local:${model}`, '--out', join(dir, 'out')]),
-      /Cannot read the dataset .*nope\.json: there is no such file or folder\.$/,
-    );
-    expectOneLineError(await runCli(['eval', 'personas', '--out', join(dir, 'no-run')]), /Cannot read the prefix file .*prefixes\.json: there is no such file\.$/);
-    expectOneLineError(await runCli(['build-dataset', '--config', `${missing}.json`, '--out', join(dir, 'build')]), /Cannot read the config .*nope\.json: there is no such file\.$/);
+    const cases: [string[], RegExp][] = [
+      [['score', '--model', model, '--pairs', `${missing}.jsonl`], /Cannot read the pair file .*nope\.jsonl: there is no such file\.$/],
+      [['score', '--model', model, '--pairs', pairs, '--persona-file', dir], /Cannot read the persona file .*: it is a folder, not a file\.$/],
+      [['eval', '--dataset', `${missing}.json`, '--engine', `local:${model}`, '--out', join(dir, 'out')], /Cannot read the dataset .*nope\.json: there is no such file or folder\.$/],
+      [['eval', 'personas', '--out', join(dir, 'no-run')], /Cannot read the prefix file .*prefixes\.json: there is no such file\.$/],
+      [['build-dataset', '--config', `${missing}.json`, '--out', join(dir, 'build')], /Cannot read the config .*nope\.json: there is no such file\.$/],
+    ];
+    // Independent processes: run side by side to keep the suite short.
+    const runs = await Promise.all(cases.map(([args]) => runCli(args)));
+    runs.forEach((run, i) => expectOneLineError(run, cases[i]?.[1] ?? /./));
   });
 
   it('a model folder that does not exist: what to do, for score, eval and serve, without fetching anything', async () => {
     const pairs = await file('ok.jsonl', JSON.stringify(PAIR));
     const absent = join(dir, 'no-model');
     const advice = new RegExp(`no model folder at ${absent}: make one with \`npm run cli -- make-tiny-model --out ${absent}\`, or give the folder of a Transformers\\.js export`);
-    expectOneLineError(await runCli(['score', '--model', absent, '--pairs', pairs]), advice);
-    expectOneLineError(await runCli(['eval', '--dataset', pairs, '--engine', `local:${absent}`, '--prefixes', 'none', '--out', join(dir, 'eval-out')]), advice);
-    expectOneLineError(await runCli(['serve', '--model', absent, '--port', '0']), advice);
-    expectOneLineError(await runCli(['score', '--model', pairs, '--pairs', pairs]), /ok\.jsonl is a file: give the model's folder/);
+    const [score, evalRun, serve, modelIsFile] = await Promise.all([
+      runCli(['score', '--model', absent, '--pairs', pairs]),
+      runCli(['eval', '--dataset', pairs, '--engine', `local:${absent}`, '--prefixes', 'none', '--out', join(dir, 'eval-out')]),
+      runCli(['serve', '--model', absent, '--port', '0']),
+      runCli(['score', '--model', pairs, '--pairs', pairs]),
+    ]);
+    for (const run of [score, evalRun, serve]) expectOneLineError(run, advice);
+    expectOneLineError(modelIsFile, /ok\.jsonl is a file: give the model's folder/);
   });
 });
 
 describe('eval: the same answers as score', () => {
   it('a dataset nested 20,000 levels deep, or an HTML page: one line, exit 2', async () => {
-    for (const [name, text, pattern] of [
+    const cases = [
       ['deep.json', DEEP, /deep\.json: JSON nested deeper than 128 levels/],
       ['page.html', HTML_PAGE, /page\.html: this looks like an HTML page/],
-    ] as const) {
-      expectOneLineError(await runCli(['eval', '--dataset', await file(name, text), '--engine', `local:${model}`, '--prefixes', 'none', '--out', join(dir, `eval-${name}`)]), pattern);
-    }
+    ] as const;
+    const runs = await Promise.all(cases.map(async ([name, text]) => runCli(['eval', '--dataset', await file(name, text), '--engine', `local:${model}`, '--prefixes', 'none', '--out', join(dir, `eval-${name}`)])));
+    runs.forEach((run, i) => expectOneLineError(run, cases[i]?.[2] ?? /./));
   });
 
   it('a run that skipped rows ends by saying how many', async () => {
@@ -133,8 +139,7 @@ describe('eval: the same answers as score', () => {
 describe('--version', () => {
   it('prints the version of package.json and exits 0', async () => {
     const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
-    for (const flag of ['--version', '-V']) {
-      const run = await runCli([flag]);
+    for (const run of await Promise.all(['--version', '-V'].map((flag) => runCli([flag])))) {
       expect(run.code).toBe(0);
       expect(run.stdout).toBe(`${version}\n`);
       expect(run.stderr).toBe('');

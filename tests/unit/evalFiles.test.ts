@@ -107,10 +107,10 @@ describe('dataset folders', () => {
   it('refuses pairs without a persona, and a dataset with no valid pair', async () => {
     const file = join(dir, 'anonymous.jsonl');
     await writeFile(file, JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b' }));
-    await expect(loadEvalDataset(file, silent)).rejects.toThrow(/1 pair\(s\) of .*anonymous\.jsonl name no persona .*give each pair a "persona"/);
+    await expect(loadEvalDataset(file, silent)).rejects.toThrow(/1 pair of .*anonymous\.jsonl names no persona .*give each pair a "persona"/);
     const empty = join(dir, 'empty.jsonl');
     await writeFile(empty, '{"x": 1}\n');
-    await expect(loadEvalDataset(empty, silent)).rejects.toThrow(/has no valid pairs/);
+    await expect(loadEvalDataset(empty, silent)).rejects.toThrow(/has no valid pairs \(1 invalid row listed above\)/);
   });
 });
 
