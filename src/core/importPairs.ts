@@ -11,7 +11,7 @@ import type { PairFormat, Persona, PreferencePair } from './schema.ts';
 import { contentId, contentKey } from './import/contentId.ts';
 import { normalizeRecord, type PairDefaults, type PairWithoutId } from './import/normalizeRecord.ts';
 import { parseJsonWithLines } from './import/jsonWithLines.ts';
-import { readCsv } from './import/readCsv.ts';
+import { pairHeaderProblem, readCsv } from './import/readCsv.ts';
 import { readJsonDocument, readJsonLines } from './import/readJson.ts';
 import { describePosition, isPlainObject, positionKey, type ImportIssue, type RowPosition, type RowsRead } from './import/rows.ts';
 
@@ -61,7 +61,7 @@ export interface ImportOptions {
 const READERS = {
   json: readJsonDocument,
   jsonl: readJsonLines,
-  csv: readCsv,
+  csv: (text: string) => readCsv(text, pairHeaderProblem),
 } satisfies Record<PairFormat, (text: string) => RowsRead>;
 
 const NOT_PAIRS = 'not JSON, JSON Lines or CSV';

@@ -31,7 +31,11 @@ function countLineBreaks(text: string, from: number, to: number): number {
   return count;
 }
 
-export function readCsv(text: string): RowsRead {
+/**
+ * `headerProblem` says what makes a header row unusable for the caller's records (the pair importer's needs a
+ * prompt, chosen and rejected column: `pairHeaderProblem`); a name given twice is refused for every caller.
+ */
+export function readCsv(text: string, headerProblem: (names: readonly string[]) => string | undefined = repeatedColumn): RowsRead {
   const read: RowsRead = { rows: [], issues: [] };
   let header: string[] | undefined;
   // Papaparse reports where each row ends; the next row starts there, and lines are found by counting breaks.
@@ -86,14 +90,19 @@ function listColumns(names: readonly string[]): string {
   return `${shown.join(', ')}${names.length > 5 ? `, … (${names.length} columns)` : ''}`;
 }
 
+function repeatedColumn(names: readonly string[]): string | undefined {
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  return repeated === undefined ? undefined : `expected each column name once in the header row, got "${repeated}" more than once`;
+}
+
 /**
- * What is wrong with a header row, if anything: a name given twice, or no column for a part of a pair (then every
+ * What is wrong with a header row of pairs, if anything: a name given twice, or no column for a part of a pair (then every
  * row would fail for the same reason, so it is said once, for the file). A header naming no pair field at all is
  * most likely not CSV of pairs: plain text or another table.
  */
-function headerProblem(names: readonly string[]): string | undefined {
-  const repeated = names.find((name, index) => names.indexOf(name) !== index);
-  if (repeated !== undefined) return `expected each column name once in the header row, got "${repeated}" more than once`;
+export function pairHeaderProblem(names: readonly string[]): string | undefined {
+  const repeated = repeatedColumn(names);
+  if (repeated !== undefined) return repeated;
   const missing = REQUIRED_COLUMNS.filter((field) => !FIELD_ALIASES[field].some((alias) => names.includes(alias)));
   if (missing.length === REQUIRED_COLUMNS.length) {
     return `expected JSON, JSON Lines or CSV whose header row names prompt, chosen and rejected; read as CSV, the first line names the columns ${listColumns(names)}`;
