@@ -192,6 +192,31 @@ describe('report renderers', () => {
     expect(html).toContain('id="prefix-gain"');
   });
 
+  describe('one persona', () => {
+    const onePersona = (personas: string[]): EvalReport => ({
+      title: 'One persona',
+      run: { promptsVersion: 'v1' },
+      pairs: summarizePairs(
+        personas.flatMap((persona) => (['none', 'tag'] as const).flatMap((prefix) => [1, 2, 3].map((n) => row(persona, prefix, n !== 3, n)))),
+        { seed: 1 },
+      ),
+    });
+    const whiskers = (html: string) => (html.match(/stroke="#111" stroke-width="1\.2"/g) ?? []).length;
+
+    it('says the CI needs two personas instead of a zero-width interval, and draws no whisker', () => {
+      const markdown = renderMarkdown(onePersona(['Ada']));
+      expect(markdown).toMatch(/^\| no prefix \| 0\.667 \(CI needs ≥ 2 personas\) \| 0\.667 \(CI needs ≥ 2 personas\) \| 1 \|/m);
+      expect(markdown).not.toContain('[0.667, 0.667]');
+      expect(whiskers(renderHtml(onePersona(['Ada'])))).toBe(0);
+    });
+
+    it('keeps intervals and whiskers with two personas', () => {
+      const markdown = renderMarkdown(onePersona(['Ada', 'Bo']));
+      expect(markdown).toMatch(/^\| no prefix \| 0\.667 \[0\.667, 0\.667\] \|/m);
+      expect(whiskers(renderHtml(onePersona(['Ada', 'Bo'])))).toBeGreaterThan(0);
+    });
+  });
+
   it('Markdown has the same tables', () => {
     const markdown = renderMarkdown(report);
     expect(markdown).toMatch(/^## Accuracy by prefix and question type \(Figure 3\/5\)$/m);
