@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { groupFailures } from '../../scripts/lib/dataset/context.ts';
 import { USAGE_FILE, UsageLedger, type RoleUsage } from '../../scripts/lib/dataset/usageLedger.ts';
 import { ensureTinyEncoders } from '../../scripts/fixtures/tinyEncoderFixture.ts';
+import { ensureTinyModel } from '../../scripts/fixtures/tinyModelFixture.ts';
 import { PROJECT_ROOT, runCli } from '../support/runCli.ts';
 
 let root: string;
@@ -22,8 +23,9 @@ beforeAll(() => {
 
 /** The tiny example config with its models made absolute, changed by `edit`. */
 async function tinyConfig(name: string, edit: (providers: Record<string, Record<string, unknown>>) => void): Promise<string> {
-  const encoders = await ensureTinyEncoders();
+  const [llama, encoders] = await Promise.all([ensureTinyModel(), ensureTinyEncoders()]);
   const config = JSON.parse(readFileSync(join(PROJECT_ROOT, 'examples', 'build-dataset', 'tiny.json'), 'utf8')) as { providers: Record<string, Record<string, unknown>> };
+  config.providers.baseline = { type: 'local', model: llama };
   config.providers.reward = { type: 'local', model: encoders.reward };
   config.providers.embedder = { type: 'local', model: encoders.sentenceTransformer };
   edit(config.providers);
@@ -43,6 +45,19 @@ describe('build-dataset: problems found before the work', () => {
     expect(run.code).toBe(2);
     expect(run.stderr.trimEnd().split('\n')).toEqual([
       `error: The environment variable ${unset} (generator, judge) is not set: export the API key there, or drop apiKeyEnv for a server without one. Nothing was called or written.`,
+    ]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('a missing model folder: one line saying how to make one, before any call, nothing written', async () => {
+    const config = await tinyConfig('no-model', (providers) => {
+      providers.baseline = { type: 'local', model: './no-such-model' };
+    });
+    const out = join(root, 'no-model-out');
+    const run = await runCli(['build-dataset', '--config', config, '--out', out]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trimEnd().split('\n')).toEqual([
+      `error: no model folder at ${join(root, 'no-such-model')}: make one with \`npm run cli -- make-tiny-model --out ${join(root, 'no-such-model')}\`, or give the folder of a Transformers.js export (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx).`,
     ]);
     expect(existsSync(out)).toBe(false);
   });

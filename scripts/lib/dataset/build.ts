@@ -34,7 +34,7 @@ import { stagePath, type StageContext } from './context.ts';
 import { finalize, okRecords, type FinalizeResult } from './finalize.ts';
 import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
 import { Journal, REBUILD_STAGE } from './journal.ts';
-import { assertApiKeys, createRoles, type RoleProviders } from './roles.ts';
+import { assertApiKeys, assertLocalModels, createRoles, type RoleProviders } from './roles.ts';
 import { filterStage } from './stageFilter.ts';
 import { judgeStage } from './stageJudge.ts';
 import { personasStage, questionsStage } from './stagePeople.ts';
@@ -136,6 +136,7 @@ export interface BuildSummary extends Omit<FinalizeResult, 'pairs'> {
 export async function buildDataset(options: BuildOptions): Promise<BuildSummary> {
   const config = loadBuildConfig(options.configPath);
   assertApiKeys(config, options.overrides);
+  assertLocalModels(config, options.configPath, options.overrides);
   const outDir = resolve(options.outDir);
   const hash = configHash(config);
   const release = acquireLock(outDir);

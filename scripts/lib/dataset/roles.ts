@@ -16,11 +16,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { CancelSignal } from '../../../src/core/cancel.ts';
-import type { BuildConfig, ChatRoleConfig, RoleName } from '../../../src/core/dataset/config.ts';
+import { ROLE_NAMES, type BuildConfig, type ChatRoleConfig, type RoleName } from '../../../src/core/dataset/config.ts';
 import { AppError } from '../../../src/core/errors.ts';
 import { readEnvironment } from '../../../src/engines/openaiClient.ts';
 import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../../src/core/providers.ts';
-import { loadLocalEngine } from '../localEngine.ts';
+import { loadLocalEngine, locateModel } from '../localEngine.ts';
 import {
   createHttpRewardProvider,
   createLocalChatProvider,
@@ -179,6 +179,19 @@ export function assertApiKeys(config: BuildConfig, overrides: RoleProviders = {}
   const named = [...rolesByVariable].map(([variable, roles]) => `${variable} (${roles.join(', ')})`);
   const [variables, verb] = named.length === 1 ? [`variable ${named[0]}`, 'is'] : [`variables ${named.slice(0, -1).join(', ')} and ${named.at(-1)}`, 'are'];
   throw new AppError('invalid-input', `The environment ${variables} ${verb} not set: export the API key there, or drop apiKeyEnv for a server without one. Nothing was called or written.`);
+}
+
+/**
+ * Checks every local model folder the config names before any work: a missing folder or file is
+ * found before the generator and judge are paid for, not when its stage comes.
+ */
+export function assertLocalModels(config: BuildConfig, configPath: string, overrides: RoleProviders = {}): void {
+  const configDir = dirname(resolve(configPath));
+  for (const role of ROLE_NAMES) {
+    const provider = config.providers[role];
+    if (provider.type !== 'local' || overrides[role]) continue;
+    locateModel(modelPath(provider.model, configDir), provider.dtype, role === 'reward' || role === 'embedder' ? 'encoder' : 'causal-lm');
+  }
 }
 
 export function createRoles(
