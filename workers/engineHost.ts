@@ -129,7 +129,7 @@ export class EngineHost {
         const { messages, options } = request.payload;
         this.#enqueue(id, false, async (signal) => {
           const engine = this.#requireEngine();
-          const onToken = (text: string) => this.#postEvent({ id, kind: 'token', text });
+          const onToken = (text: string, tokens?: number) => this.#postEvent({ id, kind: 'token', text, ...(tokens === undefined ? {} : { tokens }) });
           const payload = await engine.generate(messages, options, onToken, signal);
           return { id, kind: 'result', request: 'generate', payload };
         });

@@ -5,7 +5,8 @@
  * - `eval personas`: persona ROUGE and word counts (Tables 2 and 11; eval/personas.ts);
  * - `eval generations`: judged generations, win rates (Table 3; eval/generations.ts);
  * - `eval safety`: RewardBench accuracy with and without persona prefixes (§4.3, Figure 7; eval/safety.ts);
- * - `eval agreement`: people's labels vs the judge's and each other (App. D, Table 6; eval/agreement.ts).
+ * - `eval agreement`: people's labels vs the judge's and each other (App. D, Table 6; eval/agreement.ts);
+ * - `eval elicitation`: active vs random persona elicitation replayed on known labels (issue 13; eval/elicitation.ts).
  * Every subcommand rewrites DIR/summary.json, DIR/report.md and DIR/report.html from the row files.
  *
  * Inputs: a dataset (pair file or folder), engine specs (local:<dir>, openai:<baseUrl>#<model>,
@@ -18,16 +19,17 @@
 import { Command } from 'commander';
 import { AppError } from '../../src/core/errors.ts';
 import { agreementCommand } from './eval/agreement.ts';
+import { elicitationCommand } from './eval/elicitation.ts';
 import { generationsCommand } from './eval/generations.ts';
 import { personasCommand } from './eval/personas.ts';
 import { safetyCommand } from './eval/safety.ts';
 import { addScoreRun } from './eval/scoreRun.ts';
 
-const EVAL_SUBCOMMANDS: readonly (() => Command)[] = [personasCommand, generationsCommand, safetyCommand, agreementCommand];
+const EVAL_SUBCOMMANDS: readonly (() => Command)[] = [personasCommand, generationsCommand, safetyCommand, agreementCommand, elicitationCommand];
 
 export function evalCommand(): Command {
   const command = new Command('eval')
-    .description('Batch evaluation: accuracy per prefix strategy (Fig. 3), one engine per fold (Fig. 5, App. L, Fig. 6 with --baseline-run); subcommands for persona ROUGE (Tab. 2/11/13), judged generations (Tab. 3), safety (Fig. 7) and agreement (Tab. 6).')
+    .description('Batch evaluation: accuracy per prefix strategy (Fig. 3), one engine per fold (Fig. 5, App. L, Fig. 6 with --baseline-run); subcommands for persona ROUGE (Tab. 2/11/13), judged generations (Tab. 3), safety (Fig. 7), agreement (Tab. 6) and elicitation (active vs random).')
     .enablePositionalOptions();
   addScoreRun(command);
   for (const subcommand of EVAL_SUBCOMMANDS) command.addCommand(subcommand().exitOverride());

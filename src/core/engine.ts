@@ -135,7 +135,11 @@ export const RankedLogprob = z.object({
 });
 export type RankedLogprob = z.infer<typeof RankedLogprob>;
 
-export type TokenListener = (text: string) => void;
+/**
+ * Streamed text as it is decoded, with the number of tokens generated so far when the engine
+ * counts them (the page's live tokens/s); deltas need not be one token each.
+ */
+export type TokenListener = (text: string, tokensSoFar?: number) => void;
 
 /**
  * One loaded model. Errors are AppErrors whose code says what happened (src/core/errors.ts);

@@ -146,6 +146,8 @@ export interface InferredPersona {
   /** The completion, stripped, as the authors store it. May be empty: the caller decides what that means. */
   text: string;
   finishReason: FinishReason;
+  /** Tokens generated. */
+  tokens: number;
 }
 
 /**
@@ -160,5 +162,5 @@ export async function inferPersona(
 ): Promise<InferredPersona> {
   const result = await engine.generate(plan.messages, plan.options, onToken, signal);
   if (result.finishReason === 'aborted') throw new AppError('aborted', 'Cancelled.');
-  return { text: result.text.trim(), finishReason: result.finishReason };
+  return { text: result.text.trim(), finishReason: result.finishReason, tokens: result.tokenIds.length };
 }

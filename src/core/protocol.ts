@@ -199,7 +199,7 @@ export const ProgressMessage = z.object({ id: RequestId, kind: z.literal('progre
 export type ProgressMessage = z.infer<typeof ProgressMessage>;
 
 /** A streamed text delta of the `generate` request `id`; the deltas concatenate to the final text. */
-export const TokenMessage = z.object({ id: RequestId, kind: z.literal('token'), text: z.string() });
+export const TokenMessage = z.object({ id: RequestId, kind: z.literal('token'), text: z.string(), tokens: z.number().int().nonnegative().optional() });
 export type TokenMessage = z.infer<typeof TokenMessage>;
 
 /** Worker → page. */

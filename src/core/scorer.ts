@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { aggregate, verdict, Aggregation } from './aggregate.ts';
 import type { CancelSignal } from './cancel.ts';
 import { templateFromInfo } from './chatTemplate.ts';
-import type { Engine } from './engine.ts';
+import type { Engine, ScoringCheck } from './engine.ts';
 import { toSerializedError, type SerializedError } from './errors.ts';
 import { Convention, planScoring, TruncationLimits, type TruncationReport } from './scoringInput.ts';
 
@@ -40,6 +40,8 @@ export interface PairScore {
   convention: Convention;
   aggregation: Aggregation;
   method: string;
+  /** The engine's run-time check behind `method` (WebLLM's one-pass against forced decoding). */
+  check?: ScoringCheck;
 }
 
 export interface PairToScore {
@@ -57,7 +59,7 @@ export async function scorePair(engine: Engine, pair: PairToScore, settings: Sco
     special: { bos: engine.info.bosTokenId, eos: engine.info.eosTokenId },
     ...(settings.limits ? { limits: settings.limits } : {}),
   });
-  const { logprobs, method } = await engine.score({ promptIds: plan.sharedPromptIds, continuations: plan.continuations }, signal);
+  const { logprobs, method, check } = await engine.score({ promptIds: plan.sharedPromptIds, continuations: plan.continuations }, signal);
   const [chosen, rejected] = plan.answers.map((answer, i): ScoredAnswer => {
     // Continuations may begin with prompt tokens that differ per answer (boundary merge): not scored.
     const scored = (logprobs[i] ?? []).slice(-answer.answerIds.length);
@@ -73,6 +75,7 @@ export async function scorePair(engine: Engine, pair: PairToScore, settings: Sco
     convention: settings.convention,
     aggregation: settings.aggregation,
     method,
+    ...(check ? { check } : {}),
   };
 }
 

@@ -39,6 +39,7 @@ import type {
   RankedLogprob,
   ScoreRequest,
   ScoreResult,
+  TokenListener,
 } from '../core/engine.ts';
 import { assertScoreFits, GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../core/engine.ts';
 import { AppError, assertFitsContext } from '../core/errors.ts';
@@ -455,7 +456,7 @@ class DeltaStreamer {
   constructor(
     private readonly tokenizer: PreTrainedTokenizer,
     private readonly promptLength: number,
-    private readonly onText: (text: string) => void,
+    private readonly onText: TokenListener,
   ) {}
 
   put(ids: bigint[][]): void {
@@ -480,7 +481,7 @@ class DeltaStreamer {
     const text = this.tokenizer.decode(this.#ids, { skip_special_tokens: true });
     if (!final && text.endsWith('\uFFFD')) return;
     if (text.length > this.#emitted.length && text.startsWith(this.#emitted)) {
-      this.onText(text.slice(this.#emitted.length));
+      this.onText(text.slice(this.#emitted.length), this.#ids.length);
       this.#emitted = text;
     }
   }

@@ -17,6 +17,7 @@ import {
   type GenerateResult,
   type ScoreRequest,
   type ScoreResult,
+  type ScoringCheck,
   type TokenListener,
 } from '../../src/core/engine.ts';
 
@@ -50,6 +51,8 @@ export class FakeEngine implements Engine {
   disposed = false;
   /** Thrown by the next generate/score/tokenize call, then cleared. */
   failNext: unknown;
+  /** Sent with every score, as an engine that checks its scoring method on the user's machine does. */
+  scoringCheck: ScoringCheck | undefined;
 
   constructor(
     model = 'fake-model',
@@ -78,7 +81,7 @@ export class FakeEngine implements Engine {
         const piece = ` w${step}`;
         tokenIds.push(100 + step);
         text += piece;
-        onToken(piece);
+        onToken(piece, tokenIds.length);
       }
       return { text, tokenIds, promptTokenCount: messages.length, finishReason, prompt: messages.map((m) => m.content).join('\n') };
     });
@@ -88,7 +91,7 @@ export class FakeEngine implements Engine {
     return this.#run('score', async () => {
       await sleep(this.stepMs);
       throwIfCancelled(signal);
-      return { logprobs: fakeLogprobs(request), method: 'fake' };
+      return { logprobs: fakeLogprobs(request), method: this.scoringCheck?.method ?? 'fake', ...(this.scoringCheck && { check: this.scoringCheck }) };
     });
   }
 

@@ -4,10 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
-import { tinyDims, type OrtLike, type OrtSession } from './webllmStandIn/kvSequence.ts';
-import { WebLlmStandIn, type StandInOptions } from './webllmStandIn/world.ts';
+import type { OrtLike, OrtSession } from './webllmStandIn/kvSequence.ts';
+import { standInFromModelFiles, type StandInOptions, type WebLlmStandIn } from './webllmStandIn/world.ts';
 
 export { DEFAULT_LIBRARY, TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, webllmError, type StandInEngine, type StandInOptions } from './webllmStandIn/world.ts';
 
@@ -17,24 +16,8 @@ export const nodeOrt: OrtLike = {
 } as OrtLike;
 
 export async function createNodeStandIn(options: StandInOptions & { modelDir: string }): Promise<WebLlmStandIn> {
-  const read = (name: string) => readFile(join(options.modelDir, name), 'utf8');
-  const [config, tokenizerJson, tokenizerConfig, session, onnx] = await Promise.all([
-    read('config.json').then(JSON.parse) as Promise<Record<string, unknown>>,
-    read('tokenizer.json').then(JSON.parse) as Promise<object>,
-    read('tokenizer_config.json').then(JSON.parse) as Promise<object>,
-    ort.InferenceSession.create(join(options.modelDir, 'onnx', 'model.onnx'), { executionProviders: ['cpu'] }),
-    readFile(join(options.modelDir, 'onnx', 'model.onnx')),
-  ]);
-  return new WebLlmStandIn(
-    {
-      ort: nodeOrt,
-      session: session as unknown as OrtSession,
-      // tokenizers-cpp, which WebLLM uses, reads tokenizer.json as Hugging Face tokenizers does.
-      tokenizer: new PreTrainedTokenizer(tokenizerJson, tokenizerConfig),
-      dims: tinyDims(config),
-      modelBytes: onnx.byteLength,
-      readModelFile: read,
-    },
-    options,
-  );
+  const modelPath = join(options.modelDir, 'onnx', 'model.onnx');
+  const [session, onnx] = await Promise.all([ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] }), readFile(modelPath)]);
+  const readModelFile = (name: string) => readFile(join(options.modelDir, name), 'utf8');
+  return standInFromModelFiles({ ort: nodeOrt, session: session as unknown as OrtSession, modelBytes: onnx.byteLength, readModelFile }, options);
 }

@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebLlmCatalogEntry, findEntry, parseCatalog, type ModelCatalog } from '../../src/core/catalog.ts';
+import { STAND_IN_LIB_URL, STAND_IN_MODEL_URL } from './webllmStandInUrls.ts';
 
-export const STAND_IN_MODEL_URL = 'https://models.test/tiny-llama-q0f32-MLC';
-export const STAND_IN_LIB_URL = 'https://models.test/libs/tiny-llama-q0f32_cs1k-webgpu.wasm';
+export { STAND_IN_LIB_URL, STAND_IN_MODEL_URL } from './webllmStandInUrls.ts';
 
 export async function readCatalog(): Promise<ModelCatalog> {
   return parseCatalog(await readFile(join(import.meta.dirname, '../../public/models.json'), 'utf8'));

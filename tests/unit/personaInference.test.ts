@@ -75,7 +75,7 @@ describe('persona inference (G.5): one rule for the page and eval', () => {
     const generate = vi.spyOn(engine, 'generate');
     const plan = planPersonaInference({ person: 'Mara Quill', train: trainOf('Mara Quill'), seed: 1, settings: settings({ maxNewTokens: 3 }) });
     const deltas: string[] = [];
-    await expect(inferPersona(engine, plan, (delta) => deltas.push(delta))).resolves.toEqual({ text: 'w0 w1 w2', finishReason: 'length' });
+    await expect(inferPersona(engine, plan, (delta) => deltas.push(delta))).resolves.toEqual({ text: 'w0 w1 w2', finishReason: 'length', tokens: 3 });
     expect(deltas).toEqual([' w0', ' w1', ' w2']);
     expect(generate.mock.calls[0]?.slice(0, 2)).toEqual([plan.messages, plan.options]);
 

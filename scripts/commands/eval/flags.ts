@@ -9,6 +9,9 @@ import { parseInteger } from '../../lib/cliInput.ts';
 import type { EngineOpenOptions } from '../../lib/eval/engines/registry.ts';
 import { MAX_PERSONA_SHOTS, PERSONA_INFERENCE_DEFAULTS, PersonaPromptVariant, type PersonaInferenceSettings } from '../../../src/core/personaInference.ts';
 import { DEFAULT_SEED } from '../../lib/eval/report.ts';
+import { Aggregation } from '../../../src/core/aggregate.ts';
+import { AppError } from '../../../src/core/errors.ts';
+import { AUTHORS_LIMITS, Convention, type TruncationLimits } from '../../../src/core/scoringInput.ts';
 
 export interface CommonOptions {
   out: string;
@@ -25,14 +28,44 @@ export interface EngineFlags {
   eosTokenId?: number;
 }
 
-export interface PrefixFlags {
-  prefixFile?: string;
-  personaModel?: string;
+export interface PersonaDecodingFlags {
   personaMaxTokens: number;
   personaTemperature: number;
   personaTopK: number;
-  personaShots: number;
   personaPrompt: PersonaPromptVariant;
+}
+
+export interface PrefixFlags extends PersonaDecodingFlags {
+  prefixFile?: string;
+  personaModel?: string;
+  personaShots: number;
+}
+
+export interface ScoringFlags {
+  convention: Convention;
+  norm: Aggregation;
+  truncation: boolean;
+  maxLength: number;
+  maxPromptLength: number;
+}
+
+/** How pairs are scored: convention, aggregation and the authors' truncation (as `eval` scores them). */
+export function addScoringOptions(command: Command, normHelp = 'aggregation of token log-probs'): void {
+  command
+    .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
+    .addOption(new Option('--norm <how>', normHelp).choices(Aggregation.options).default('mean'))
+    .option('--no-truncation', 'score whole sequences (only the context window limits them)')
+    .option('--max-length <n>', 'prompt + longer answer, in tokens', parseInteger, AUTHORS_LIMITS.maxLength)
+    .option('--max-prompt-length <n>', 'prompt tokens kept (from the end) when too long', parseInteger, AUTHORS_LIMITS.maxPromptLength);
+}
+
+/** The truncation limits the flags ask for (null: none), refusing a prompt limit that leaves no room for answers. */
+export function scoringLimits(options: ScoringFlags): TruncationLimits | null {
+  if (!options.truncation) return null;
+  if (options.maxPromptLength >= options.maxLength) {
+    throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);
+  }
+  return { maxLength: options.maxLength, maxPromptLength: options.maxPromptLength };
 }
 
 export function addCommonOptions(command: Command): void {
@@ -53,10 +86,16 @@ export function addPrefixOptions(command: Command): void {
   command
     .option('--prefix-file <file>', 'reuse prefix texts from a prefix file written by an earlier eval')
     .option('--persona-model <spec>', 'the API role writing persona-gpt4 (G.5) and gold (G.6) texts: openai:<baseUrl>#<model>')
+    .option('--persona-shots <n>', `train pairs shown for persona inference (the paper: 4; at most ${MAX_PERSONA_SHOTS})`, parseShots, PERSONA_INFERENCE_DEFAULTS.shots);
+  addPersonaDecodingOptions(command);
+}
+
+/** How a persona is inferred (G.5's layout and decoding), for every command that infers one. */
+export function addPersonaDecodingOptions(command: Command): void {
+  command
     .option('--persona-max-tokens <n>', 'persona text length (the paper: 512)', parsePositive, PERSONA_INFERENCE_DEFAULTS.maxNewTokens)
     .option('--persona-temperature <t>', 'persona sampling temperature (the paper: 1.0)', parseNumber, PERSONA_INFERENCE_DEFAULTS.temperature)
     .option('--persona-top-k <k>', 'persona top-k for the evaluated engine (Hugging Face generate\u2019s default the authors ran with: 50; 0 = off)', parseNonNegative, PERSONA_INFERENCE_DEFAULTS.topK)
-    .option('--persona-shots <n>', `train pairs shown for persona inference (the paper: 4; at most ${MAX_PERSONA_SHOTS})`, parseShots, PERSONA_INFERENCE_DEFAULTS.shots)
     .addOption(
       new Option('--persona-prompt <variant>', 'G.5 shots as the paper prints them (x, y_w) or as the authors\u2019 code builds them (x, y_w, y_l)')
         .choices(PersonaPromptVariant.options)
@@ -77,9 +116,13 @@ export function engineOptions(options: EngineFlags): EngineOpenOptions {
 }
 
 export function personaGeneration(options: PrefixFlags): PersonaInferenceSettings {
+  return { ...personaDecoding(options), shots: options.personaShots };
+}
+
+/** The inference settings but the number of shots (which a command decides). */
+export function personaDecoding(options: PersonaDecodingFlags): Omit<PersonaInferenceSettings, 'shots'> {
   return {
     variant: options.personaPrompt,
-    shots: options.personaShots,
     maxNewTokens: options.personaMaxTokens,
     temperature: options.personaTemperature,
     topP: PERSONA_INFERENCE_DEFAULTS.topP,

@@ -21,7 +21,6 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command} from 'commander';
 import { Option } from 'commander';
-import { Aggregation } from '../../../src/core/aggregate.ts';
 import type { Engine } from '../../../src/core/engine.ts';
 import { AppError } from '../../../src/core/errors.ts';
 import { planScoringJobs, type JobPlan, type JobPlanInput } from '../../../src/core/eval/jobs.ts';
@@ -29,8 +28,7 @@ import { parsePrefixList, sortPrefixes, type EvalPrefix } from '../../../src/cor
 import type { EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, latestByKey } from '../../../src/core/eval/rows.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
-import { AUTHORS_LIMITS, Convention } from '../../../src/core/scoringInput.ts';
-import { parseInteger, reportSkippedRows, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
+import { reportSkippedRows, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
@@ -44,12 +42,27 @@ import { writeReport } from '../../lib/eval/report.ts';
 import { interval, prefixLabel } from '../../lib/eval/reportText.ts';
 import { runScoring, type ScoringRunResult } from '../../lib/eval/runner.ts';
 import { assertResumable, readJsonl, RunManifest, runPaths, type EngineRecord, type FoldsRecord } from '../../lib/eval/runFiles.ts';
-import { addCommonOptions, addEngineOptions, addPrefixOptions, collect, engineOptions, parsePositive, parsePrefixes, personaGeneration, type CommonOptions, type EngineFlags, type PrefixFlags } from './flags.ts';
+import {
+  addCommonOptions,
+  addEngineOptions,
+  addPrefixOptions,
+  addScoringOptions,
+  collect,
+  engineOptions,
+  parsePositive,
+  parsePrefixes,
+  personaGeneration,
+  scoringLimits,
+  type CommonOptions,
+  type EngineFlags,
+  type PrefixFlags,
+  type ScoringFlags,
+} from './flags.ts';
 import { keepBaselineRows, readBaselineRun } from './baseline.ts';
 import { scoreFolds } from './foldRun.ts';
 import { EXIT_INTERRUPTED, runPrefixFile, sessionId, withInterrupt } from './session.ts';
 
-interface ScoreRunOptions extends CommonOptions, EngineFlags, PrefixFlags {
+interface ScoreRunOptions extends CommonOptions, EngineFlags, PrefixFlags, ScoringFlags {
   dataset: string;
   engine?: string[];
   engines?: string;
@@ -57,12 +70,7 @@ interface ScoreRunOptions extends CommonOptions, EngineFlags, PrefixFlags {
   baselineRun?: string;
   personaWriter?: 'engine' | 'baseline';
   prefixes: EvalPrefix[];
-  convention: Convention;
-  norm: Aggregation;
   split: SplitChoice;
-  truncation: boolean;
-  maxLength: number;
-  maxPromptLength: number;
   bootstrap: number;
   retryFailed?: boolean;
 }
@@ -78,14 +86,10 @@ export function addScoreRun(command: Command): void {
     .addOption(new Option('--persona-writer <who>', 'who writes inferred persona texts: the evaluated engine, or only the baseline run (default: baseline with --baseline-run or fold routing)').choices(['engine', 'baseline']))
     .addOption(new Option('--prefixes <list>', `comma-separated: ${['none', 'tag', 'few-shot', 'persona', 'persona-gpt4', 'name', 'gold', 'shuffle-<any>'].join(', ')}`).argParser(parsePrefixes).default(parsePrefixList('none,tag,few-shot,persona,name,gold'), 'none,tag,few-shot,persona,name,gold'))
     .option('--out <dir>', 'output folder (created; an existing run there is resumed)')
-    .addOption(new Option('--convention <name>', 'scoring convention').choices(Convention.options).default('authors'))
-    .addOption(new Option('--norm <how>', 'aggregation of token log-probs').choices(Aggregation.options).default('mean'))
     .addOption(new Option('--split <which>', 'pairs to score; auto = test pairs when there are any').choices(SPLIT_CHOICES).default('auto'))
-    .option('--no-truncation', 'score whole sequences (only the context window limits them)')
-    .option('--max-length <n>', 'prompt + longer answer, in tokens', parseInteger, AUTHORS_LIMITS.maxLength)
-    .option('--max-prompt-length <n>', 'prompt tokens kept (from the end) when too long', parseInteger, AUTHORS_LIMITS.maxPromptLength)
     .option('--bootstrap <n>', 'bootstrap resamples for the CIs over personas', parsePositive, 1000)
     .option('--retry-failed', 'score again the pairs whose rows failed (the new row supersedes the old)');
+  addScoringOptions(command);
   addCommonOptions(command);
   addEngineOptions(command);
   addPrefixOptions(command);
@@ -155,11 +159,9 @@ export function engineRecord(spec: string, engine: Engine): EngineRecord {
 /** Checks the input and, on a resume, the folder's manifest: everything that needs no model. */
 async function prepareRun(options: ScoreRunOptions) {
   if (!options.dataset || !(options.engine?.length || options.engines) || !options.out) {
-    throw new AppError('invalid-input', 'eval needs --dataset, --engine (or --engines) and --out (or a subcommand: personas, generations, safety, agreement).');
+    throw new AppError('invalid-input', 'eval needs --dataset, --engine (or --engines) and --out (or a subcommand: personas, generations, safety, agreement, elicitation).');
   }
-  if (options.truncation && options.maxPromptLength >= options.maxLength) {
-    throw new AppError('invalid-input', `--max-prompt-length (${options.maxPromptLength}) must be below --max-length (${options.maxLength}).`);
-  }
+  const limits = scoringLimits(options);
   const reporter = createReporter(options.quiet ? 'quiet' : defaultReporterMode());
   const out = resolve(options.out);
   const paths = runPaths(out);
@@ -183,7 +185,6 @@ async function prepareRun(options: ScoreRunOptions) {
     baselineHint: baseline ? `the baseline run's prefixes.json (${baseline.dir}) has none` : 'the texts come from the baseline model (pass --baseline-run <dir>)',
   });
 
-  const limits = options.truncation ? { maxLength: options.maxLength, maxPromptLength: options.maxPromptLength } : null;
   const previous = readJsonFile(paths.manifest, RunManifest);
   const settings: RunManifest['settings'] = { convention: options.convention, norm: options.norm, limits, split: options.split, seed: options.seed, bootstrapResamples: options.bootstrap, promptsVersion: PROMPTS_VERSION };
   const datasetInfo: RunManifest['dataset'] = { source: dataset.source, fingerprint: dataset.fingerprint, pairs: toScore.length, personas: dataset.names.length };

@@ -1,8 +1,8 @@
 /**
  * Assembles the report from an output folder's files and writes summary.json, report.md and
  * report.html. Every number is recomputed from the row files (pairs.jsonl, generations.jsonl,
- * judgements.jsonl) and the prefix texts (personas.json), so the report can always be rebuilt and
- * never disagrees with the rows. Every eval command calls `writeReport` when it finishes, so the
+ * judgements.jsonl, safety.jsonl, elicitation.jsonl) and the prefix texts (personas.json), so the
+ * report can always be rebuilt and never disagrees with the rows. Every eval command calls `writeReport` when it finishes, so the
  * report grows as the commands write into one folder.
  */
 import { z } from 'zod';
@@ -18,12 +18,18 @@ import { summarizePairs } from '../../../src/core/eval/summary.ts';
 import { summarizeSafety } from '../../../src/core/eval/safety.ts';
 import { summarizeAgreement } from '../../../src/core/eval/agreementSummary.ts';
 import { PreferenceLabel } from '../../../src/core/eval/labels.ts';
+import { ElicitationRow } from '../../../src/core/elicitation/replay.ts';
+import { summarizeElicitation } from '../../../src/core/elicitation/replaySummary.ts';
+import { ElicitationStrategy } from '../../../src/core/elicitation/strategy.ts';
+import { PersonaPromptVariant } from '../../../src/core/personaInference.ts';
+import { Aggregation } from '../../../src/core/aggregate.ts';
+import { Convention, TruncationLimits } from '../../../src/core/scoringInput.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
 import { Persona } from '../../../src/core/schema.ts';
 import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
 import { renderHtml } from './reportHtml.ts';
 import { renderMarkdown } from './reportMarkdown.ts';
-import { readJsonl, RunManifest, runPaths } from './runFiles.ts';
+import { EngineRecord, readJsonl, RunManifest, runPaths } from './runFiles.ts';
 
 /** The seed every bootstrap and random pairing uses when no run manifest says otherwise (the authors'). */
 export const DEFAULT_SEED = 24;
@@ -75,12 +81,37 @@ export const AgreementInput = z.object({
 });
 export type AgreementInput = z.infer<typeof AgreementInput>;
 
+/** What `eval elicitation` leaves in the folder besides its rows: what was replayed and how. */
+export const ElicitationManifest = z.object({
+  format: z.literal('wikipersona-eval-elicitation'),
+  version: z.literal(1),
+  dataset: z.object({ source: z.string(), fingerprint: z.string() }),
+  engine: EngineRecord,
+  /** The personas replayed, in dataset order. */
+  personas: z.array(z.string()),
+  settings: z.object({
+    budget: z.number().int().positive(),
+    strategies: z.array(ElicitationStrategy).min(1),
+    repeats: z.number().int().positive(),
+    seed: z.number().int(),
+    convention: Convention,
+    norm: Aggregation,
+    limits: TruncationLimits.nullable(),
+    persona: z.object({ variant: PersonaPromptVariant, maxNewTokens: z.number().int().positive(), temperature: z.number(), topP: z.number(), topK: z.number().int() }),
+    bootstrapResamples: z.number().int().positive(),
+    promptsVersion: z.string(),
+  }),
+});
+export type ElicitationManifest = z.infer<typeof ElicitationManifest>;
+
 export async function assembleReport(out: string): Promise<EvalReport> {
   const paths = runPaths(out);
   const manifest = readJsonFile(paths.manifest, RunManifest);
+  const elicitation = readJsonFile(paths.elicitationManifest, ElicitationManifest);
   const seed = manifest?.settings.seed ?? DEFAULT_SEED;
+  const datasetSource = manifest?.dataset.source ?? elicitation?.dataset.source;
   const report: EvalReport = {
-    title: `WikiPersona evaluation${manifest ? `: ${manifest.dataset.source}` : ''}`,
+    title: `WikiPersona evaluation${datasetSource ? `: ${datasetSource}` : ''}`,
     run: {
       promptsVersion: PROMPTS_VERSION,
       ...(manifest
@@ -121,6 +152,19 @@ export async function assembleReport(out: string): Promise<EvalReport> {
   }
   const agreement = readJsonFile(paths.agreement, AgreementInput);
   if (agreement) report.agreement = { source: agreement.source, ...summarizeAgreement(agreement.pairs, agreement.labels, { seed: agreement.seed, resamples: agreement.resamples }) };
+  if (elicitation) {
+    const { rows: elicitationRows } = await readJsonl(paths.elicitation, ElicitationRow);
+    const { settings } = elicitation;
+    report.elicitation = {
+      source: elicitation.dataset.source,
+      engine: elicitation.engine.spec,
+      budget: settings.budget,
+      repeats: settings.repeats,
+      personas: elicitation.personas,
+      settings: { seed: settings.seed, convention: settings.convention, norm: settings.norm, limits: settings.limits, persona: settings.persona, promptsVersion: settings.promptsVersion },
+      ...summarizeElicitation(elicitationRows, { ...settings, personas: elicitation.personas }, { seed: settings.seed, resamples: settings.bootstrapResamples }),
+    };
+  }
   const generations = readJsonFile(paths.generationsManifest, GenerationsManifest);
   if (generations) {
     const [generationRows, judgementRows] = await Promise.all([readJsonl(paths.generations, GenerationRow), readJsonl(paths.judgements, JudgementRow)]);

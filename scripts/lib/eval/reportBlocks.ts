@@ -12,6 +12,7 @@ import { barChart, type BarGroup } from './svg.ts';
 import { interval, num, percent, personaMean, personaMeanBar, prefixLabel, TYPE_ORDER } from './reportText.ts';
 import { safetyBlocks } from './reportSafetyBlocks.ts';
 import { agreementBlocks } from './reportAgreementBlocks.ts';
+import { elicitationBlocks } from './reportElicitationBlocks.ts';
 import { appendixLBlocks, figure5Blocks, figure6Blocks, overlapBlocks, prefixGainBlocks, provenanceBlocks } from './reportFoldBlocks.ts';
 
 export type Block =
@@ -39,6 +40,7 @@ export function reportBlocks(report: EvalReport): Block[] {
   if (report.generations) blocks.push(...generationBlocks(report.generations));
   if (report.safety) blocks.push(...safetyBlocks(report.safety));
   if (report.agreement) blocks.push(...agreementBlocks(report.agreement));
+  if (report.elicitation) blocks.push(...elicitationBlocks(report.elicitation));
   blocks.push(...failureBlocks(report));
   return blocks;
 }

@@ -65,7 +65,7 @@ export function renderHtml(report: EvalReport): string {
 <body>
 <nav>${nav}</nav>
 ${blocks.map(renderBlock).join('\n')}
-<p><small>Every number is recomputed from the row files next to this report (pairs.jsonl, generations.jsonl, judgements.jsonl).</small></p>
+<p><small>Every number is recomputed from the row files next to this report (pairs.jsonl, generations.jsonl, judgements.jsonl, safety.jsonl, elicitation.jsonl).</small></p>
 </body>
 </html>
 `;

@@ -12,6 +12,8 @@
  *                       against the shuffled prefix (Table 13)
  *   safety.json, safety.jsonl, safety-prefixes.json, baseline-safety.jsonl   `eval safety` (Figure 7)
  *   agreement.json      `eval agreement`: the labels compared and how (Table 6)
+ *   elicitation.json, elicitation.jsonl   `eval elicitation`: the replay's settings and one row per
+ *                       (strategy, repeat, persona, step)
  *   generations.json    `eval generations`: contestants, judge, questions
  *   generations.jsonl, judgements.jsonl   its rows
  *   summary.json, report.md, report.html  derived, rewritten by every command
@@ -38,6 +40,8 @@ export function runPaths(out: string) {
     safetyPrefixes: join(out, 'safety-prefixes.json'),
     baselineSafety: join(out, 'baseline-safety.jsonl'),
     agreement: join(out, 'agreement.json'),
+    elicitationManifest: join(out, 'elicitation.json'),
+    elicitation: join(out, 'elicitation.jsonl'),
     personas: join(out, 'personas.json'),
     generationsManifest: join(out, 'generations.json'),
     generations: join(out, 'generations.jsonl'),
@@ -116,6 +120,11 @@ export function assertResumable(previous: RunManifest, next: RunManifest, out: s
     ['--seed', previous.settings.seed, next.settings.seed],
     ['prompts version', previous.settings.promptsVersion, next.settings.promptsVersion],
   ];
+  assertSameSettings(checks, out);
+}
+
+/** Stops at the first `[what, before, now]` whose values differ, naming it and how to go on. */
+export function assertSameSettings(checks: readonly (readonly [string, unknown, unknown])[], out: string): void {
   for (const [what, before, now] of checks) {
     if (before !== now) {
       throw new AppError(

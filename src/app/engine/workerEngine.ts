@@ -378,7 +378,7 @@ class WorkerConnection {
     if (!pending || reply.id === null) return;
     switch (reply.kind) {
       case 'token':
-        pending.onToken?.(reply.text);
+        pending.onToken?.(reply.text, reply.tokens);
         return;
       case 'progress':
         pending.onProgress?.(reply.progress);

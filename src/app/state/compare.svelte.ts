@@ -5,9 +5,11 @@
  * comparison (finished or stopped) is saved with the exact prompts the model saw.
  */
 import { toSerializedError } from '../../core/errors.ts';
+import type { TokenListener } from '../../core/engine.ts';
 import { applyPrefix, type PrefixKind } from '../../core/prefixes.ts';
 import { newId } from '../lib/debounce.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
+import { TokenMeter, type TokenRate } from '../lib/rate.ts';
 import type { GenerationSide, SamplingSettings, StoredGeneration } from '../storage/records.ts';
 import type { Repository } from '../storage/repository.ts';
 import type { ModelController } from './model.svelte.ts';
@@ -19,6 +21,8 @@ export interface SideView extends GenerationSide {
   status: SideStatus;
   /** Stop was pressed but the engine finished the answer before it saw the request. */
   lateStop?: boolean;
+  /** Tokens so far and their rate, live while streaming, exact once done. */
+  rate?: TokenRate;
 }
 
 export const DEFAULT_SAMPLING: SamplingSettings = { maxNewTokens: 200, temperature: 0.7, topP: 0.9, topK: 0, seed: 1 };
@@ -172,7 +176,7 @@ export class CompareController {
         ...(this.#getPerson() !== undefined && { person: this.#getPerson() }),
         model,
         sampling,
-        sides: this.#sides.map(({ status: _status, ...side }) => side),
+        sides: this.#sides.map(({ status: _status, rate: _rate, ...side }) => side),
       };
       await this.#repo.saveGeneration(generation);
       this.#history = [generation, ...this.#history.filter((candidate) => candidate.id !== generation.id)];
@@ -195,7 +199,7 @@ export class CompareController {
     signal: AbortSignal,
     generate: (
       messages: { role: 'user'; content: string }[],
-      onToken: (text: string) => void,
+      onToken: TokenListener,
     ) => Promise<{ text: string; prompt: string; finishReason: 'eos' | 'length' | 'aborted'; tokenIds: number[] }>,
   ): Promise<void> {
     const side = this.#sides[index];
@@ -209,15 +213,20 @@ export class CompareController {
       });
     };
     let streamed = '';
+    const meter = new TokenMeter(Date.now());
     const batch = new FrameBatch<string>((deltas) => {
       streamed += deltas.join('');
-      update({ text: streamed });
+      update({ text: streamed, rate: meter.read(Date.now()) });
     });
-    update({ status: 'streaming' });
+    update({ status: 'streaming', rate: meter.read(Date.now()) });
     const started = performance.now();
     try {
-      const result = await generate([{ role: 'user', content: side.userContent }], (delta) => batch.push(delta));
+      const result = await generate([{ role: 'user', content: side.userContent }], (delta, tokensSoFar) => {
+        meter.push(tokensSoFar);
+        batch.push(delta);
+      });
       batch.flush();
+      meter.finish(result.tokenIds.length);
       const stopped = result.finishReason === 'aborted' || signal.aborted;
       update({
         text: result.text,
@@ -227,11 +236,12 @@ export class CompareController {
         lateStop: signal.aborted && result.finishReason !== 'aborted',
         tokens: result.tokenIds.length,
         ms: performance.now() - started,
+        rate: meter.read(Date.now()),
       });
     } catch (error) {
       batch.flush();
       const serialized = toSerializedError(error);
-      if (serialized.code === 'aborted') update({ status: 'stopped', finishReason: 'aborted', text: streamed, ms: performance.now() - started });
+      if (serialized.code === 'aborted') update({ status: 'stopped', finishReason: 'aborted', text: streamed, ms: performance.now() - started, rate: meter.read(Date.now()) });
       else {
         update({ status: 'error', finishReason: 'error', error: serialized.message, text: streamed });
         throw error;

@@ -189,13 +189,30 @@ export class ModelController {
     this.#onSettings();
   }
 
-  /** The device a Transformers.js entry would load on with the current choice. */
-  resolvedDevice(entry: CatalogEntry): 'webgpu' | 'wasm' | null {
+  /**
+   * The device a Transformers.js entry would load on with the current choice. "Auto" prefers
+   * WebGPU on a hardware adapter and WASM on a software one (SwiftShader, llvmpipe), where WASM is
+   * an order of magnitude faster.
+   */
+  resolvedDevice(entry: CatalogEntry, choice: DeviceChoice = this.#device): 'webgpu' | 'wasm' | null {
     if (entry.engine !== 'transformers') return this.#gpu.status === 'available' ? 'webgpu' : null;
     const webgpu = entry.devices.includes('webgpu') && this.#gpu.status === 'available';
-    if (this.#device === 'webgpu') return webgpu ? 'webgpu' : null;
-    if (this.#device === 'wasm') return entry.devices.includes('wasm') ? 'wasm' : null;
-    return webgpu ? 'webgpu' : entry.devices.includes('wasm') ? 'wasm' : null;
+    const wasm = entry.devices.includes('wasm');
+    if (choice === 'webgpu') return webgpu ? 'webgpu' : null;
+    if (choice === 'wasm') return wasm ? 'wasm' : null;
+    const software = this.#gpu.status === 'available' && this.#gpu.software;
+    if (webgpu && !(software && wasm)) return 'webgpu';
+    return wasm ? 'wasm' : null;
+  }
+
+  /** What "Auto" resolves to for the selected Transformers.js entry, and why when the GPU is passed over. */
+  get autoDevice(): { device: 'webgpu' | 'wasm' | null; why: string | null } {
+    const entry = this.selected;
+    if (!entry || entry.engine !== 'transformers') return { device: null, why: null };
+    const device = this.resolvedDevice(entry, 'auto');
+    const gpu = this.#gpu;
+    const why = device === 'wasm' && gpu.status === 'available' && gpu.software ? `the GPU adapter is a software renderer (${gpu.description}), where WASM is much faster` : null;
+    return { device, why };
   }
 
   /** Why `entry` cannot run here, or null when it can. */

@@ -14,6 +14,7 @@ import { FEW_SHOT_DEFAULT_COUNT, PrefixKind, resolvePrefix, type PrefixSpec } fr
 import { inferPersona, PERSONA_INFERENCE_DEFAULTS, planPersonaInference } from '../../core/personaInference.ts';
 import { debounce, newId } from '../lib/debounce.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
+import { TokenMeter, type TokenRate } from '../lib/rate.ts';
 import type { Person } from '../lib/people.ts';
 import type { InferenceSettings, PersonaVersion } from '../storage/records.ts';
 import type { Repository } from '../storage/repository.ts';
@@ -57,6 +58,8 @@ export class PersonaController {
   #drafts = $state<Record<string, string>>({});
   #options = $state<InferenceSettings>({ ...DEFAULT_INFERENCE });
   #inferring = $state(false);
+  /** Tokens streamed by the running (or last) inference and their rate, for the live count. */
+  #tokenRate = $state<TokenRate | null>(null);
   #error = $state<string | null>(null);
   #prefixKind = $state<PrefixKind>('persona');
   #customPrefix = $state('');
@@ -102,6 +105,9 @@ export class PersonaController {
   }
   get inferring(): boolean {
     return this.#inferring;
+  }
+  get tokenRate(): TokenRate | null {
+    return this.#tokenRate;
   }
   get error(): string | null {
     return this.#error;
@@ -212,14 +218,23 @@ export class PersonaController {
     this.#inferring = true;
     const previousText = this.#text;
     let streamed = '';
+    const meter = new TokenMeter(Date.now());
+    this.#tokenRate = meter.read(Date.now());
     const batch = new FrameBatch<string>((deltas) => {
       streamed += deltas.join('');
       this.#text = streamed;
+      this.#tokenRate = meter.read(Date.now());
     });
     const key = this.#draftKey();
     try {
-      const { text } = await this.#model.run('infer', 'inferring a persona', (engine, signal) => inferPersona(engine, plan, (delta) => batch.push(delta), signal));
+      const onToken = (delta: string, tokensSoFar?: number) => {
+        meter.push(tokensSoFar);
+        batch.push(delta);
+      };
+      const { text, tokens } = await this.#model.run('infer', 'inferring a persona', (engine, signal) => inferPersona(engine, plan, onToken, signal));
       batch.flush();
+      meter.finish(tokens);
+      this.#tokenRate = meter.read(Date.now());
       const model = this.#model.stamp;
       if (!model) throw new AppError('not-loaded', 'The model was unloaded during inference.');
       if (text === '') {

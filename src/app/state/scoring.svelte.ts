@@ -9,7 +9,7 @@
  * model's context) is recorded as a failure and the run goes on; a dead worker or a cancel ends
  * the run, resumable.
  */
-import type { Engine } from '../../core/engine.ts';
+import type { Engine, ScoringCheck } from '../../core/engine.ts';
 import { toSerializedError, type SerializedError } from '../../core/errors.ts';
 import { applyPrefix, type PrefixKind, type PrefixSpec } from '../../core/prefixes.ts';
 import { PROMPTS_VERSION } from '../../core/prompts.ts';
@@ -18,6 +18,7 @@ import type { ScoreSettings } from '../../core/scorer.ts';
 import { runAccuracy, type KindAccuracy } from '../lib/accuracy.ts';
 import { fileStamp, newId } from '../lib/debounce.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
+import { rateOf, type Rate } from '../lib/rate.ts';
 import type { Person } from '../lib/people.ts';
 import type { PairResult, ScoringRun } from '../storage/records.ts';
 import type { Repository } from '../storage/repository.ts';
@@ -53,6 +54,8 @@ export class ScoringController {
   #settings = $state<ScoringSettings>({ kinds: ['none', 'persona'], aggregation: 'mean', convention: 'authors' });
   #error = $state<string | null>(null);
   #counts = $state<Record<string, number>>({});
+  /** The running run's progress in this session: its rate and time left. */
+  #live = $state<{ runId: string; startedAt: number; scored: number; remaining: number; now: number } | null>(null);
 
   readonly #selected = $derived(this.#runs.find((run) => run.id === this.#selectedId) ?? null);
   /** The run before the selected one, for the "previous run" comparison. */
@@ -110,6 +113,27 @@ export class ScoringController {
   set settings(value: ScoringSettings) {
     this.#settings = value;
     this.#onSettings();
+  }
+
+  /** Pairs/s and time left of the run in progress, once its first result is in. */
+  get liveRate(): (Rate & { runId: string }) | null {
+    const live = this.#live;
+    return live ? { runId: live.runId, ...rateOf(live.scored, live.now - live.startedAt, live.remaining) } : null;
+  }
+
+  /**
+   * How long a run with the current settings should take, from the rate measured in the latest
+   * run on the loaded model; null before any run on it was timed.
+   */
+  get estimate(): { seconds: number; perSecond: number; results: number } | null {
+    const person = this.#getPerson();
+    const modelId = this.#model.stamp?.id;
+    if (!person || !modelId) return null;
+    const measured = this.#runs.findLast((run) => run.model.id === modelId && (run.timing?.scored ?? 0) > 0 && (run.timing?.seconds ?? 0) > 0);
+    if (!measured?.timing) return null;
+    const perSecond = measured.timing.scored / measured.timing.seconds;
+    const results = person.test.length * this.#settings.kinds.length;
+    return { seconds: results / perSecond, perSecond, results };
   }
 
   resultsOf(run: ScoringRun | null): readonly PairResult[] {
@@ -225,13 +249,16 @@ export class ScoringController {
 
   /** The selected run with its results, as a JSON document. */
   exportRun(run: ScoringRun): { text: string; fileName: string } {
-    const document = { run, accuracy: this.accuracyOf(run), results: this.resultsOf(run) };
+    // Top level, so a reader sees at once how the log-probs were computed and how well checked.
+    const method = run.scoringCheck?.method ?? this.resultsOf(run).find((result) => result.ok)?.method ?? null;
+    const document = { method, maxAbsDiff: run.scoringCheck?.maxAbsDiff ?? null, run, accuracy: this.accuracyOf(run), results: this.resultsOf(run) };
     return { text: `${JSON.stringify(document, null, 2)}\n`, fileName: `scoring-run-${fileStamp(run.createdAt)}.json` };
   }
 
   // Internals -----------------------------------------------------------------------------------
 
-  async #execute(run: ScoringRun): Promise<void> {
+  async #execute(started: ScoringRun): Promise<void> {
+    let run = started;
     const done = Object.fromEntries(this.resultsOf(run).map((result) => [`${result.kind}\u0000${result.pairId}`, true]));
     const batch = new FrameBatch<PairResult>((items) => {
       this.#results = { ...this.#results, [run.id]: [...(this.#results[run.id] ?? []), ...items] };
@@ -243,6 +270,11 @@ export class ScoringController {
     let ending: SerializedError | null = null;
     this.#activeId = run.id;
     await this.#saveStatus(run, 'running');
+    const startedAt = Date.now();
+    let scored = 0;
+    const before = this.resultsOf(run).length;
+    const remaining = () => this.expected(run) - before - scored;
+    this.#live = { runId: run.id, startedAt, scored, remaining: remaining(), now: startedAt };
     try {
       await this.#model.run('score', 'scoring pairs', async (engine, signal) => {
         for (const pair of run.pairs) {
@@ -257,8 +289,11 @@ export class ScoringController {
               ending = outcome.ending;
               return;
             }
+            if (outcome.check) run = await this.#keepCheck(run, outcome.check);
             await this.#repo.saveResult(outcome.result);
             batch.push(outcome.result);
+            scored += 1;
+            this.#live = { runId: run.id, startedAt, scored, remaining: remaining(), now: Date.now() };
           }
         }
       });
@@ -267,9 +302,11 @@ export class ScoringController {
     } finally {
       batch.flush();
       this.#activeId = null;
+      this.#live = null;
     }
     const finished = ending === null;
-    await this.#saveStatus(run, finished ? 'done' : 'cancelled');
+    const timing = { scored: (run.timing?.scored ?? 0) + scored, seconds: (run.timing?.seconds ?? 0) + (Date.now() - startedAt) / 1000 };
+    await this.#saveStatus({ ...run, ...(scored > 0 && { timing }) }, finished ? 'done' : 'cancelled');
     if (ending !== null) {
       const { code, message } = ending as SerializedError;
       this.#error = code === 'aborted' ? 'Scoring cancelled: finished pairs are kept; resume the run to score the rest.' : `Scoring stopped: ${message}`;
@@ -285,7 +322,7 @@ export class ScoringController {
     spec: PrefixSpec,
     settings: ScoreSettings,
     signal: AbortSignal,
-  ): Promise<{ result: PairResult } | { ending: SerializedError }> {
+  ): Promise<{ result: PairResult; check?: ScoringCheck } | { ending: SerializedError }> {
     const key = { runId: run.id, kind, pairId: pair.id };
     try {
       const score = await scorePair(engine, { id: pair.id, userContent: applyPrefix(spec, pair.prompt), chosen: pair.chosen, rejected: pair.rejected }, settings, signal);
@@ -302,12 +339,23 @@ export class ScoringController {
           promptTokens: score.promptIds.length,
           method: score.method,
         },
+        ...(score.check && { check: score.check }),
       };
     } catch (error) {
       const serialized = toSerializedError(error);
       if (RUN_ENDING.has(serialized.code) || signal.aborted) return { ending: signal.aborted ? { code: 'aborted', message: 'Cancelled.' } : serialized };
       return { result: { ...key, finishedAt: Date.now(), ok: false, error: serialized } };
     }
+  }
+
+  /** Stores the engine's scoring check with the run when it is new (the first score, or a fallback after a failure). */
+  async #keepCheck(run: ScoringRun, check: ScoringCheck): Promise<ScoringRun> {
+    const current = run.scoringCheck;
+    if (current && current.method === check.method && current.reason === check.reason && current.subject === check.subject) return run;
+    const updated: ScoringRun = { ...run, scoringCheck: check };
+    await this.#repo.saveRun(updated);
+    this.#runs = this.#runs.map((candidate) => (candidate.id === run.id ? updated : candidate));
+    return updated;
   }
 
   async #saveStatus(run: ScoringRun, status: ScoringRun['status']): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Aggregation } from '../../core/aggregate.ts';
+import { ScoringCheck } from '../../core/engine.ts';
 import { SerializedError } from '../../core/errors.ts';
 import { MAX_PERSONA_SHOTS, PERSONA_INFERENCE_DEFAULTS, PersonaInferenceRecord, PersonaPromptVariant } from '../../core/personaInference.ts';
 import { PrefixKind } from '../../core/prefixes.ts';
@@ -91,6 +92,10 @@ export const ScoringRun = z.object({
   personaVersionId: z.string().optional(),
   prefixes: z.array(z.object({ kind: PrefixKind, spec: StoredPrefixSpec })).min(1),
   pairs: z.array(RunPair).min(1),
+  /** The engine's run-time check of its scoring method on this machine, when it made one (WebLLM). */
+  scoringCheck: ScoringCheck.optional(),
+  /** Results scored and the seconds spent on them, summed over the sessions that ran it: its measured rate. */
+  timing: z.object({ scored: z.number().int().nonnegative(), seconds: z.number().nonnegative() }).optional(),
 });
 export type ScoringRun = z.infer<typeof ScoringRun>;
 

@@ -8,6 +8,7 @@ import type { GenerationsSummary } from './generations.ts';
 import type { PersonaQuality } from './personaQuality.ts';
 import type { ProvenanceEntry } from './provenance.ts';
 import type { AgreementSummary } from './agreementSummary.ts';
+import type { ElicitationSummary } from '../elicitation/replaySummary.ts';
 import type { PrefixOverlap } from './prefixOverlap.ts';
 import type { SafetySummary } from './safety.ts';
 import type { PairsSummary } from './summary.ts';
@@ -35,10 +36,22 @@ export interface EvalReport {
   safety?: SafetySummary & { source: string; norm: string; engines: Record<string, string> };
   /** `eval agreement` (App. D, Table 6): the labels file compared. */
   agreement?: AgreementSummary & { source: string };
+  /** `eval elicitation` (issue 13): accuracy against answered questions per strategy, with what was replayed and how. */
+  elicitation?: ElicitationSummary & ElicitationRunInfo;
+}
+
+export interface ElicitationRunInfo {
+  source: string;
+  engine: string;
+  budget: number;
+  repeats: number;
+  personas: string[];
+  /** How margins and accuracy were scored, and how personas were inferred. */
+  settings: Record<string, unknown>;
 }
 
 /** The sections a report has, in display order: what the report promises to show. */
-export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'overlap', 'generations', 'safety', 'agreement', 'failures'] as const;
+export const REPORT_SECTIONS = ['accuracy', 'figure5', 'appendixL', 'sensitivity', 'figure6', 'prefixGain', 'provenance', 'personas', 'overlap', 'generations', 'safety', 'agreement', 'elicitation', 'failures'] as const;
 export type ReportSection = (typeof REPORT_SECTIONS)[number];
 
 export function reportSections(report: EvalReport): ReportSection[] {
@@ -55,6 +68,7 @@ export function reportSections(report: EvalReport): ReportSection[] {
     generations: report.generations !== undefined,
     safety: (report.safety?.entries.length ?? 0) > 0,
     agreement: report.agreement !== undefined,
+    elicitation: report.elicitation !== undefined,
     failures: (report.pairs?.failures.length ?? 0) + (report.generations?.failures.length ?? 0) + (report.safety?.failures.length ?? 0) > 0,
   };
   return REPORT_SECTIONS.filter((section) => present[section]);

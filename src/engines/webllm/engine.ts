@@ -9,7 +9,7 @@ import type { ChatCompletionMessageParam, ChatCompletionRequestStreaming } from 
 import { throwIfCancelled, type CancelSignal } from '../../core/cancel.ts';
 import type { WebLlmCatalogEntry } from '../../core/catalog.ts';
 import type { ChatMessage } from '../../core/chat.ts';
-import type { ChatTemplateInfo, Engine, EngineInfo, FinishReason, GenerateOptionsInput, GenerateResult, ScoreRequest, ScoreResult } from '../../core/engine.ts';
+import type { ChatTemplateInfo, Engine, EngineInfo, FinishReason, GenerateOptionsInput, GenerateResult, ScoreRequest, ScoreResult, TokenListener } from '../../core/engine.ts';
 import { assertScoreFits, GenerateOptions, ScoreRequest as ScoreRequestSchema } from '../../core/engine.ts';
 import { AppError, assertFitsContext } from '../../core/errors.ts';
 import { classifyWebLlmError, type ErrorContext } from './errors.ts';
@@ -76,7 +76,7 @@ export class LoadedWebLlmEngine implements WebLlmEngine {
   async generate(
     messages: readonly ChatMessage[],
     optionsInput: GenerateOptionsInput,
-    onToken: (text: string) => void = () => {},
+    onToken: TokenListener = () => {},
     signal?: CancelSignal,
   ): Promise<GenerateResult> {
     throwIfCancelled(signal);
@@ -113,7 +113,7 @@ export class LoadedWebLlmEngine implements WebLlmEngine {
           const delta = choice?.delta.content ?? '';
           if (delta) {
             text += delta;
-            onToken(delta);
+            onToken(delta, this.processor.generatedCount);
           }
           if (choice?.finish_reason) finish = choice.finish_reason;
           // WebLLM clears its interrupt flag when the stream starts: an abort that came before

@@ -37,6 +37,11 @@ export class TeacherForcingProcessor implements LogitProcessor {
     return mode;
   }
 
+  /** Tokens sampled so far by the armed generation (0 when not generating). */
+  get generatedCount(): number {
+    return this.#mode.kind === 'generate' ? this.#mode.sampled.length : 0;
+  }
+
   processLogits(logits: Float32Array): Float32Array {
     const mode = this.#mode;
     if (mode.kind === 'score') {

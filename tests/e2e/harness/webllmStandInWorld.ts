@@ -3,10 +3,9 @@
  * through onnxruntime-web (the build Transformers.js uses, self-hosted under ort/, on the CPU) and
  * its files from the test build's models/tiny-llama/. Test builds only.
  */
-import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-web/webgpu';
-import { tinyDims, type OrtLike, type OrtSession } from '../../support/webllmStandIn/kvSequence.ts';
-import { WebLlmStandIn, type StandInOptions } from '../../support/webllmStandIn/world.ts';
+import type { OrtLike, OrtSession } from '../../support/webllmStandIn/kvSequence.ts';
+import { standInFromModelFiles, type StandInOptions, type WebLlmStandIn } from '../../support/webllmStandIn/world.ts';
 
 /** Where the test build serves the tiny model and ONNX Runtime's files, relative to the site root. */
 const MODEL_PATH = 'models/tiny-llama/';
@@ -25,23 +24,10 @@ export async function createBrowserStandIn(siteRoot: string, options: StandInOpt
     if (!response.ok) throw new Error(`stand-in: ${name} is missing from the test build (${response.status})`);
     return response;
   };
-  const readModelFile = async (name: string) => (await file(name)).text();
-  const [config, tokenizerJson, tokenizerConfig, onnx] = await Promise.all([
-    readModelFile('config.json').then(JSON.parse) as Promise<Record<string, unknown>>,
-    readModelFile('tokenizer.json').then(JSON.parse) as Promise<object>,
-    readModelFile('tokenizer_config.json').then(JSON.parse) as Promise<object>,
-    file('onnx/model.onnx').then((response) => response.arrayBuffer()),
-  ]);
+  const onnx = await (await file('onnx/model.onnx')).arrayBuffer();
   const session = await ort.InferenceSession.create(new Uint8Array(onnx), { executionProviders: ['wasm'] });
-  return new WebLlmStandIn(
-    {
-      ort: webOrt,
-      session: session as unknown as OrtSession,
-      tokenizer: new PreTrainedTokenizer(tokenizerJson, tokenizerConfig),
-      dims: tinyDims(config),
-      modelBytes: onnx.byteLength,
-      readModelFile,
-    },
+  return standInFromModelFiles(
+    { ort: webOrt, session: session as unknown as OrtSession, modelBytes: onnx.byteLength, readModelFile: async (name) => (await file(name)).text() },
     options,
   );
 }

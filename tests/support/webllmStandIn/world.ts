@@ -39,7 +39,7 @@
  * WebLLM's text, as the in-thread MLCEngine throws them. Runs in Node (./node.ts, onnxruntime-node)
  * and in a browser worker (onnxruntime-web): everything platform-specific comes in a `StandInBackend`.
  */
-import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { PreTrainedTokenizer } from '@huggingface/transformers';
 import type {
   AppConfig,
   ChatCompletionChunk,
@@ -51,7 +51,7 @@ import type {
   ModelRecord,
 } from '@mlc-ai/web-llm';
 import type { GpuProbe, WebLlmCacheFns, WebLlmCacheScope, WebLlmEngineSurface } from '../../../src/engines/webllm/index.ts';
-import { KvSequence, type OrtLike, type OrtSession, type TinyDims } from './kvSequence.ts';
+import { KvSequence, tinyDims, type OrtLike, type OrtSession, type TinyDims } from './kvSequence.ts';
 import { internalFields, type LibraryOptions } from './tvm.ts';
 
 /**
@@ -166,6 +166,17 @@ function cleanModelUrl(modelUrl: string): string {
   let url = modelUrl.endsWith('/') ? modelUrl : `${modelUrl}/`;
   if (!/.+\/resolve\/.+\//.test(url)) url += 'resolve/main/';
   return new URL(url).href;
+}
+
+/**
+ * A world over the tiny model's folder: `readModelFile` reads its JSON files (config, tokenizer),
+ * `session` runs its ONNX graph on the platform's onnxruntime (Node's or the browser's).
+ */
+export async function standInFromModelFiles(platform: Omit<StandInBackend, 'tokenizer' | 'dims'>, options: StandInOptions): Promise<WebLlmStandIn> {
+  const json = async (name: string) => JSON.parse(await platform.readModelFile(name)) as Record<string, unknown>;
+  const [config, tokenizerJson, tokenizerConfig] = await Promise.all([json('config.json'), json('tokenizer.json'), json('tokenizer_config.json')]);
+  // tokenizers-cpp, which WebLLM uses, reads tokenizer.json as Hugging Face tokenizers does.
+  return new WebLlmStandIn({ ...platform, tokenizer: new PreTrainedTokenizer(tokenizerJson, tokenizerConfig), dims: tinyDims(config) }, options);
 }
 
 /** The world the stand-in engines share: model files, the simulated cache, the GPU, injected faults. */

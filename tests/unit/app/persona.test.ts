@@ -80,6 +80,27 @@ describe('persona state', () => {
     expect(reloaded.text).toBe('w0 w1 w2 w3 w4 w5 w6 w7');
   });
 
+  it('shows the tokens generated so far and their rate while inferring (the engine\'s own count), and the final count after', async () => {
+    const { playground } = await openPlayground();
+    await loadModel(playground);
+    await paste(playground, PAIRS);
+    const { persona } = playground;
+    persona.options = { ...persona.options, maxNewTokens: 400 };
+    const inferring = persona.infer();
+    await drive(new Promise<void>((resolve) => setTimeout(resolve, 250)));
+    const live = persona.tokenRate;
+    expect(persona.inferring).toBe(true);
+    expect(live?.exact).toBe(true);
+    expect(live?.done).toBeGreaterThan(0);
+    expect(live?.done).toBeLessThan(400);
+    // The streamed text and the count arrive in the same frame: one "wN" per token.
+    expect(persona.text.trim().split(' ')).toHaveLength(live?.done ?? -1);
+    expect(live?.perSecond).toBeCloseTo((live?.done ?? 0) / (live?.seconds ?? 1), 9);
+    await drive(inferring);
+    expect(persona.tokenRate).toMatchObject({ done: 400, exact: true });
+    expect(persona.tokenRate?.seconds).toBeGreaterThan(live?.seconds ?? Infinity);
+  });
+
   it('a cancelled inference leaves the partial text in the editor, unsaved; without train pairs it says what to do', async () => {
     const { playground } = await openPlayground();
     await loadModel(playground);

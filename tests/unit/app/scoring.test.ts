@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeEvalFixture } from '../../../scripts/fixtures/makeEvalFixture.ts';
+import type { ScoringCheck } from '../../../src/core/engine.ts';
 import type { Playground } from '../../../src/app/state/playground.svelte.ts';
 import type { PairResult, ScoringRun } from '../../../src/app/storage/records.ts';
 import { drive } from '../../support/fakeClock.ts';
@@ -87,6 +88,61 @@ describe('scoring runs', () => {
     }
     await settle();
     expect((await drive(reloaded.repo.run(interrupted.id)))?.status).toBe('done');
+  });
+
+  it('shows pairs/s and the time left while scoring, stores the measured rate with the run, and estimates the next run from it', async () => {
+    const { playground } = await openPlayground('rate');
+    await loadModel(playground);
+    await paste(playground, PAIRS);
+    const { scoring } = playground;
+    scoring.settings = { ...scoring.settings, kinds: [...KINDS] };
+    expect(scoring.estimate).toBeNull();
+    const running = scoring.start();
+    await drive(new Promise<void>((resolve) => setTimeout(resolve, 12)));
+    const live = scoring.liveRate;
+    const run = scoring.selected as ScoringRun;
+    expect(live?.runId).toBe(run.id);
+    expect(live?.done).toBeGreaterThan(0);
+    expect(live?.perSecond).toBeCloseTo((live?.done ?? 0) / (live?.seconds ?? 1), 9);
+    const left = scoring.expected(run) - (live?.done ?? 0);
+    expect(live?.etaSeconds).toBeCloseTo(left / (live?.perSecond ?? 1), 9);
+    await drive(running);
+    expect(scoring.liveRate).toBeNull();
+    const done = scoring.selected as ScoringRun;
+    expect(done.timing?.scored).toBe(scoring.expected(done));
+    expect(done.timing?.seconds).toBeGreaterThan(0);
+    expect((await drive(playground.repo.run(done.id)))?.timing).toEqual(done.timing);
+    const perSecond = (done.timing?.scored ?? 0) / (done.timing?.seconds ?? 1);
+    scoring.settings = { ...scoring.settings, kinds: ['none'] };
+    expect(scoring.estimate).toEqual({ perSecond, results: done.pairs.length, seconds: done.pairs.length / perSecond });
+  });
+
+  it('keeps the engine\'s scoring check with the run and writes its method and agreement at the top of the export', async () => {
+    const check: ScoringCheck = {
+      method: 'forced-decode',
+      maxAbsDiff: 0.7,
+      meanAbsDiff: 0.2,
+      repeatMaxAbsDiff: 0,
+      tokens: 12,
+      tolerance: { precision: 'f32', maxAbsDiff: 0.01, meanAbsDiff: 0.002 },
+      reason: 'One-pass scoring disagreed with forced decoding on this GPU, so scoring uses forced decoding.',
+      subject: 'fake-model',
+    };
+    const rig = await openPlayground('check');
+    const { playground } = rig;
+    await loadModel(playground);
+    const engine = rig.engines[0];
+    if (!engine) throw new Error('no engine');
+    engine.scoringCheck = check;
+    await paste(playground, PAIRS);
+    playground.scoring.settings = { ...playground.scoring.settings, kinds: ['none'] };
+    await drive(playground.scoring.start());
+    const run = playground.scoring.selected as ScoringRun;
+    expect(run.scoringCheck).toEqual(check);
+    expect((await drive(playground.repo.run(run.id)))?.scoringCheck).toEqual(check);
+    const exported = JSON.parse(playground.scoring.exportRun(run).text) as { method: string; maxAbsDiff: number | null; run: ScoringRun };
+    expect(exported).toMatchObject({ method: 'forced-decode', maxAbsDiff: 0.7 });
+    expect(exported.run.scoringCheck).toEqual(check);
   });
 
   it('a cancelled run keeps what finished, says how to go on, and resumes to the end', async () => {
