@@ -3,12 +3,16 @@
  * The command line: `npm run cli -- <command>`. Each command is a thin main in
  * scripts/commands/ over the core; errors a user can fix print one line and exit 2.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { runMain } from './lib/main.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command()
   .name('wikipersona')
   .description('WikiPersona Playground: build WikiPersona-style datasets, score preference pairs, evaluate prefix strategies.')
+  .version(version, '-V, --version', 'print the version (package.json) and exit')
   .showHelpAfterError()
   // Subcommands (e.g. `eval personas`) reuse their parent's option names.
   .enablePositionalOptions()

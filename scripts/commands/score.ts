@@ -4,8 +4,9 @@
  * Inputs: a model folder (or hub id), a pair file in any format the core imports, optionally a
  * persona file and a prefix kind. Output: with --json one JSON object per pair on stdout
  * (prompt_ids, scored ids and log-probs, scores, verdict) and nothing else; otherwise a table
- * and accuracy with 95% CIs by question type. Exit: 0 when every row was read and scored, 2 when
- * input needed fixing (invalid rows are listed, valid ones still scored) or nothing could run.
+ * and accuracy with 95% CIs by question type; on stderr, a closing "N rows skipped" when rows
+ * were. Exit: 0 when every row was read and scored, 2 when input needed fixing (invalid rows and
+ * ids reused for other pairs are listed, valid ones still scored) or nothing could run.
  */
 import { Command, Option } from 'commander';
 import { Aggregation } from '../../src/core/aggregate.ts';
@@ -16,7 +17,8 @@ import type { PreferencePair } from '../../src/core/schema.ts';
 import { scorePairs, type PairOutcome, type PairScore, type PairToScore } from '../../src/core/scorer.ts';
 import { AUTHORS_LIMITS, Convention } from '../../src/core/scoringInput.ts';
 import { accuracyTable } from '../../src/core/stats.ts';
-import { importReported, parseInteger, readText, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../lib/cliInput.ts';
+import { countOf } from '../../src/core/words.ts';
+import { importReported, parseInteger, readText, reportSkippedRows, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../lib/cliInput.ts';
 import { formatAccuracy, formatTable } from '../lib/format.ts';
 import { EXIT_USER_ERROR } from '../lib/main.ts';
 import { loadLocalEngine } from '../lib/localEngine.ts';
@@ -70,7 +72,7 @@ async function runScore(options: ScoreCliOptions): Promise<number> {
   const reporter = createReporter(options.quiet ? 'quiet' : defaultReporterMode());
   const imported = importReported(await readText(options.pairs, 'pair file'), options.pairs, reporter);
   if (imported.pairs.length === 0) {
-    throw new AppError('invalid-input', `${options.pairs} has no valid pairs (${imported.issues.length} invalid rows listed above): fix them and re-run.`);
+    throw new AppError('invalid-input', `${options.pairs} has no valid pairs (${countOf(imported.skipped.invalid, 'invalid row')} listed above): fix them and re-run.`);
   }
   // A persona file's texts win over those a pair-set file carries for the same person.
   const fromFile = options.personaFile ? importPersonas(await readText(options.personaFile, 'persona file'), options.personaFile) : [];
@@ -100,7 +102,8 @@ async function runScore(options: ScoreCliOptions): Promise<number> {
   const failures = outcomes.filter((outcome) => !outcome.ok);
   for (const failure of failures) if (!failure.ok) reporter.warn(`pair ${failure.id}: ${failure.error.message}`);
   if (!options.json) printSummary(outcomes, toScore, options);
-  return imported.issues.length > 0 || failures.length > 0 ? EXIT_USER_ERROR : 0;
+  reportSkippedRows(reporter, imported.skipped);
+  return imported.needsFixing || failures.length > 0 ? EXIT_USER_ERROR : 0;
 }
 
 /** Resolves each person's prefix once (seeded) and applies it to their questions. */
@@ -175,5 +178,5 @@ function printSummary(outcomes: readonly PairOutcome[], pairs: readonly Preferen
   );
   out.write(formatAccuracy(table));
   const failed = outcomes.length - scored.length;
-  if (failed > 0) out.write(`${failed} pair(s) failed (listed on stderr).\n`);
+  if (failed > 0) out.write(`${countOf(failed, 'pair')} failed (listed on stderr).\n`);
 }

@@ -22,36 +22,30 @@
  * Failures handled: missing model files (named before loading), a reward model with more than one logit, outputs
  * of the wrong shape, cancellation between batches.
  */
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, env, type PreTrainedTokenizer, type Tensor } from '@huggingface/transformers';
 import { throwIfCancelled } from '../../src/core/cancel.ts';
 import { AppError } from '../../src/core/errors.ts';
 import type { EmbeddingProvider, RewardProvider } from '../../src/core/providers.ts';
-import { assertModelFolder } from './localEngine.ts';
+import { hubLoadError, locateModel, type ModelLocation } from './localEngine.ts';
 import type { LocalModelProviderOptions } from './providers.ts';
 import { embedFromTokens, embeddingPipelineOf } from './sentenceTransformers.ts';
 
 const DEFAULT_EMBED_BATCH = 32;
 const DEFAULT_REWARD_BATCH = 16;
 
-interface Located {
-  path: string;
-  isFolder: boolean;
-}
-
-/** A folder is checked and read in place (never from a stale file cache); anything else is a hub id. */
-function locate(model: string, dtype: string): Located {
-  const folder = resolve(model);
-  const isFolder = existsSync(folder) && statSync(folder).isDirectory();
-  // Named up front: Transformers.js fails on a missing tokenizer config with a bare TypeError.
-  if (isFolder) assertModelFolder(folder, dtype);
+/**
+ * A folder is checked (Transformers.js fails on a missing tokenizer config with a bare TypeError)
+ * and read in place, never from a stale file cache; a hub id is fetched (localEngine.ts).
+ */
+function locate(model: string, dtype: string): ModelLocation {
+  const location = locateModel(model, dtype, 'encoder');
   env.allowLocalModels = true;
-  if (isFolder) env.useFSCache = false;
-  return { path: isFolder ? folder : model, isFolder };
+  if (location.isFolder) env.useFSCache = false;
+  return location;
 }
 
-function loadError(model: string, error: unknown): AppError {
+function loadError(model: string, isFolder: boolean, error: unknown): AppError {
+  if (!isFolder) return hubLoadError(model, error, 'encoder');
   const message = error instanceof Error ? error.message : String(error);
   if (/not found|could not locate|ENOENT|404|local_files_only/i.test(message)) {
     return new AppError('model-files-missing', `Model files not found for "${model}": expected config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx (${message}).`);
@@ -77,7 +71,7 @@ export async function loadLocalEmbedder(model: string, options: LocalModelProvid
     tokenizer = await AutoTokenizer.from_pretrained(path, { local_files_only: isFolder });
     encoder = (await (pipeline.source === 'modules.json' ? PreTrainedModel : AutoModel).from_pretrained(path, loadOptions)) as EncoderModel;
   } catch (error) {
-    throw loadError(model, error);
+    throw loadError(model, isFolder, error);
   }
   const finalWidth = pipeline.steps.findLast((step) => step.kind === 'dense')?.outFeatures;
   const batchSize = options.batchSize ?? DEFAULT_EMBED_BATCH;
@@ -136,7 +130,7 @@ export async function loadLocalRewardModel(model: string, options: LocalModelPro
       batched = false;
     }
   } catch (error) {
-    throw error instanceof AppError ? error : loadError(model, error);
+    throw error instanceof AppError ? error : loadError(model, isFolder, error);
   }
 
   const template = (tokenizer as unknown as { chat_template?: unknown }).chat_template;

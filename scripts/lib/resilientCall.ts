@@ -234,7 +234,7 @@ function giveUpError(failure: AttemptFailure, attempts: number, options: Resilie
       : 'the service is failing or unreachable: check it and re-run';
   return new ProviderError(
     code,
-    redact(`${options.what} failed ${attempts} times, last with ${describe(failure)}: ${advice} (finished results are kept and not requested again).`, options.secrets),
+    redact(`${options.what} failed ${attempts === 1 ? 'once, with' : `${attempts} times, last with`} ${describe(failure)}: ${advice} (finished results are kept and not requested again).`, options.secrets),
     status,
     attempts,
   );

@@ -87,7 +87,8 @@ describe('eval agreement', () => {
     dir = await mkdtemp(join(tmpdir(), 'eval-agreement-'));
     await writeFile(join(dir, 'data.json'), JSON.stringify(fixture));
     await writeFile(join(dir, 'labels.csv'), labelsCsv(labels));
-    await writeFile(join(dir, 'labels.jsonl'), labelsJsonl([...labels, { pairId: 'nowhere', annotator: 'ann-1', preferred: 'chosen' }]));
+    const unreadable = '{"pairId": "nowhere", "annotator": "ann-1", "preferred": "maybe"}\n';
+    await writeFile(join(dir, 'labels.jsonl'), `${labelsJsonl([...labels, { pairId: 'nowhere', annotator: 'ann-1', preferred: 'chosen' }])}${unreadable}`);
   });
 
   it('writes Table 6 into summary.json and the report, equal to the core summary of the same labels', async () => {
@@ -102,9 +103,10 @@ describe('eval agreement', () => {
     expect(markdown).toContain('\n## People vs the judge: agreement (App. D, Table 6)\n');
   });
 
-  it('exits 2 and says so when labels name pairs the dataset lacks', async () => {
+  it('exits 2 and says so when labels name pairs the dataset lacks, and ends by counting the rows it skipped', async () => {
     const run = await runCli(['eval', 'agreement', '--dataset', join(dir, 'data.json'), '--labels', join(dir, 'labels.jsonl'), '--out', join(dir, 'out2'), '--quiet']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^warning: 1 labelled pair id\(s\) are not in .* and were left out \(first: nowhere\)\.$/m);
+    expect(run.stderr).toMatch(/^warning: 1 labelled pair id is not in .* and was left out \(first: nowhere\)\.$/m);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('warning: 1 row skipped (see warnings above)');
   });
 });

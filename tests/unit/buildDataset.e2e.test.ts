@@ -15,6 +15,8 @@
  *   byte-identical to an uninterrupted build's;
  * - 500/429 are retried and the repeat succeeds; malformed judge replies are retried with a new call;
  * - a finished build re-run makes zero calls; a new output folder over the same cache makes zero calls;
+ * - summary.json keeps the run's usage and the total over every run: across two kills and a re-run,
+ *   the total counts each call the server completed exactly once;
  * - --dry-run makes zero calls and prints the plan with a cost estimate; a bad config exits 2 naming the fields;
  * - with the baseline on the scripted server, its requests carry top_k = 50 (the authors' `generate`
  *   default) and G.3 as the paper prints it, and the card records both.
@@ -32,7 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorsFormattedRecord, AuthorsRawRecord, PreferencePair } from '../../src/core/schema.ts';
 import { JudgeBatchRecord, ResponsesRecord } from '../../src/core/dataset/records.ts';
 import { COT_RESPONSE_SYSTEM } from '../../src/core/prompts.ts';
-import { buildDataset } from '../../scripts/lib/dataset/build.ts';
+import { buildDataset, type BuildSummary } from '../../scripts/lib/dataset/build.ts';
 import { createReporter } from '../../scripts/lib/reporter.ts';
 import { datasetChatHandler, type DatasetScriptOptions } from '../../scripts/fixtures/datasetScript.ts';
 import { collect, PROJECT_ROOT, spawnCli, type CliRun } from '../support/runCli.ts';
@@ -123,6 +125,12 @@ async function until(condition: () => boolean, child: ChildProcess): Promise<voi
   }
 }
 
+/** summary.json as the build wrote it (`files` left out). */
+const readSummary = (outDir: string) => JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as Omit<BuildSummary, 'files'>;
+
+/** Calls the model answered for the scripted server's roles (generator and judge). */
+const serverCalls = (usage: BuildSummary['usage']) => usage.filter((role) => role.role === 'generator' || role.role === 'judge').reduce((sum, role) => sum + role.calls, 0);
+
 const lineCount = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
 let models: { llama: string; sentenceTransformer: string; reward: string };
@@ -179,6 +187,10 @@ describe('build-dataset (tiny models, scripted GPT-4)', () => {
     );
     for (const path of formatted) for (const record of jsonLines(files.get(path) ?? '')) AuthorsFormattedRecord.parse(record);
 
+    const summary = readSummary(outA());
+    expect(serverCalls(summary.usage)).toBe(serverA.requests.filter((request) => request.status === 200).length);
+    expect(summary.totalUsage).toEqual({ runs: 1, earlierRuns: 0, usage: summary.usage });
+
     const card = files.get('DATASET_CARD.md') ?? '';
     expect(card).toContain('| CoT answers: top-k | 50 (local engine: top-k, then top-p) |');
     expect(card).toContain('| answer embeddings | Transformer (≤ 16 tokens) → Pooling (mean) → Dense (32 → 24, bias, Tanh) → Normalize (modules.json) |');
@@ -209,14 +221,21 @@ describe('build-dataset (tiny models, scripted GPT-4)', () => {
     expect(repeatedCompletedCalls(serverA)).toEqual([]);
   });
 
-  it('re-running a finished build makes zero calls and changes nothing', async () => {
+  it('re-running a finished build makes zero calls and changes nothing; the build\u2019s cost is kept', async () => {
     const before = serverA.requests.length;
     const files = datasetFiles(outA());
+    const first = readSummary(outA());
     const rerun = await runCliToEnd(['--config', configA, '--out', outA(), '--quiet']);
     expect(rerun.code).toBe(0);
     expect(serverA.requests.length).toBe(before);
     expect(rerun.stdout).toMatch(/generator\s+openai:scripted-gpt-4\s+0\s+0\s+0/);
     expect(datasetFiles(outA())).toEqual(files);
+    // This run spent nothing; the total still holds the first run's calls and cost.
+    const summary = readSummary(outA());
+    expect(serverCalls(summary.usage)).toBe(0);
+    expect(summary.totalUsage.usage).toEqual(first.usage);
+    expect(rerun.stdout).toContain('Calls of an earlier run of this build (usage.jsonl):');
+    expect(rerun.stdout).toMatch(/estimated cost of the build so far: \$\d+\.\d\d\n/);
   });
 
   it('a new output folder over the same request cache makes zero calls and builds the same files', async () => {
@@ -261,12 +280,17 @@ describe('build-dataset (tiny models, scripted GPT-4)', () => {
     expect(last.code).toBe(0);
 
     expect(repeatedCompletedCalls(serverB)).toEqual([]);
+    // Every call the server completed, counted once across the three runs (two of them killed).
+    const { totalUsage } = readSummary(out);
+    expect(totalUsage.runs).toBe(3);
+    expect(serverCalls(totalUsage.usage)).toBe(serverB.requests.filter((request) => request.status === 200).length);
+    expect(last.stdout).toContain('Calls of all 3 runs of this build (usage.jsonl):');
     const responses = jsonLines(readFileSync(join(out, 'stages', 'responses.jsonl'), 'utf8')).map((line) => ResponsesRecord.parse(line));
     expect(new Set(responses.map((record) => record.key)).size).toBe(responses.length);
     const matchIds = jsonLines(readFileSync(join(out, 'stages', 'judge.jsonl'), 'utf8')).flatMap((line) => JudgeBatchRecord.parse(line).results.map((result) => result.matchId));
     expect(new Set(matchIds).size).toBe(matchIds.length);
     expect(datasetFiles(out)).toEqual(datasetFiles(outA()));
-  });
+  }, 300_000); // three builds in child processes: well past the default timeout on a loaded machine
 
   it('--dry-run prints the plan and a cost estimate and calls nothing', async () => {
     const before = serverA.requests.length;

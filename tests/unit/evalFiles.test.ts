@@ -107,10 +107,10 @@ describe('dataset folders', () => {
   it('refuses pairs without a persona, and a dataset with no valid pair', async () => {
     const file = join(dir, 'anonymous.jsonl');
     await writeFile(file, JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b' }));
-    await expect(loadEvalDataset(file, silent)).rejects.toThrow(/1 pair\(s\) of .*anonymous\.jsonl name no persona .*give each pair a "persona"/);
+    await expect(loadEvalDataset(file, silent)).rejects.toThrow(/1 pair of .*anonymous\.jsonl names no persona .*give each pair a "persona"/);
     const empty = join(dir, 'empty.jsonl');
     await writeFile(empty, '{"x": 1}\n');
-    await expect(loadEvalDataset(empty, silent)).rejects.toThrow(/has no valid pairs/);
+    await expect(loadEvalDataset(empty, silent)).rejects.toThrow(/has no valid pairs \(1 invalid row listed above\)/);
   });
 });
 
@@ -190,6 +190,31 @@ describe('report renderers', () => {
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).toContain('id="accuracy"');
     expect(html).toContain('id="prefix-gain"');
+  });
+
+  describe('one persona', () => {
+    const onePersona = (personas: string[]): EvalReport => ({
+      title: 'One persona',
+      run: { promptsVersion: 'v1' },
+      pairs: summarizePairs(
+        personas.flatMap((persona) => (['none', 'tag'] as const).flatMap((prefix) => [1, 2, 3].map((n) => row(persona, prefix, n !== 3, n)))),
+        { seed: 1 },
+      ),
+    });
+    const whiskers = (html: string) => (html.match(/stroke="#111" stroke-width="1\.2"/g) ?? []).length;
+
+    it('says the CI needs two personas instead of a zero-width interval, and draws no whisker', () => {
+      const markdown = renderMarkdown(onePersona(['Ada']));
+      expect(markdown).toMatch(/^\| no prefix \| 0\.667 \(CI needs ≥ 2 personas\) \| 0\.667 \(CI needs ≥ 2 personas\) \| 1 \|/m);
+      expect(markdown).not.toContain('[0.667, 0.667]');
+      expect(whiskers(renderHtml(onePersona(['Ada'])))).toBe(0);
+    });
+
+    it('keeps intervals and whiskers with two personas', () => {
+      const markdown = renderMarkdown(onePersona(['Ada', 'Bo']));
+      expect(markdown).toMatch(/^\| no prefix \| 0\.667 \[0\.667, 0\.667\] \|/m);
+      expect(whiskers(renderHtml(onePersona(['Ada', 'Bo'])))).toBeGreaterThan(0);
+    });
   });
 
   it('Markdown has the same tables', () => {

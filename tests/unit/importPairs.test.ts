@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { detectPairFormat, formatImportIssue, importPairs, type ImportOptions } from '../../src/core/importPairs.ts';
+import { detectPairFormat, formatDuplicate, formatImportIssue, importPairs, invalidRowCount, type ImportOptions } from '../../src/core/importPairs.ts';
 import { contentId } from '../../src/core/import/contentId.ts';
+import { MAX_JSON_DEPTH, parseJsonWithLines } from '../../src/core/import/jsonWithLines.ts';
 
 const pair = { prompt: 'What do you eat for breakfast?', chosen: 'Eggs and bacon.', rejected: 'Oatmeal.' };
 const jsonl = (...records: unknown[]) => records.map((record) => (typeof record === 'string' ? record : JSON.stringify(record))).join('\n');
@@ -112,10 +113,8 @@ describe('JSON Lines', () => {
     ]);
   });
 
-  it('reads a file without a trailing newline, and an empty one as no pairs', () => {
+  it('reads a file without a trailing newline', () => {
     expect(importPairs(jsonl({ id: 'a', ...pair })).pairs).toHaveLength(1);
-    expect(importPairs('')).toEqual({ format: 'json', pairs: [], issues: [], duplicates: [] });
-    expect(importPairs(' \n\n', { fileName: 'x.jsonl' })).toEqual({ format: 'jsonl', pairs: [], issues: [], duplicates: [] });
   });
 });
 
@@ -181,11 +180,73 @@ describe('CSV', () => {
   it('refuses a header that names a column twice', () => {
     const result = importPairs('prompt,chosen,chosen,rejected\np,a,b,c\n');
     expect(result.pairs).toEqual([]);
+    expect(result.fileIssue?.message).toBe('expected each column name once in the header row, got "chosen" more than once');
     expect(result.issues.map(formatImportIssue)).toEqual(['line 1: expected each column name once in the header row, got "chosen" more than once']);
+  });
+
+  it('says once, for the file, when the header has no column for a part of a pair', () => {
+    const result = importPairs('prompt,answer,rejected\nQ,A,B\nQ2,A2,B2\n');
+    expect(result.pairs).toEqual([]);
+    expect(result.issues.map(formatImportIssue)).toEqual([
+      'line 1: expected the header row to name a column for chosen (chosen, yw, y_w, preferred, response_chosen), got "prompt", "answer", "rejected"',
+    ]);
   });
 
   it('reads a header without rows as no pairs', () => {
     expect(importPairs('id,prompt,chosen,rejected\n')).toEqual({ format: 'csv', pairs: [], issues: [], duplicates: [] });
+  });
+});
+
+describe('text that cannot hold pairs: one file-level issue saying what it is', () => {
+  const fileIssue = (text: string, options?: ImportOptions) => {
+    const result = importPairs(text, options);
+    expect(result.pairs).toEqual([]);
+    expect(result.issues).toEqual([result.fileIssue]);
+    expect(invalidRowCount(result)).toBe(0);
+    return result.fileIssue;
+  };
+
+  it('an empty file, or one holding only whitespace', () => {
+    expect(fileIssue('', { fileName: 'pairs.json' })).toEqual({ line: 1, scope: 'file', message: 'the file is empty' });
+    expect(fileIssue('\uFEFF')?.message).toBe('the text is empty');
+    expect(fileIssue(' \n\t\n', { fileName: 'x.jsonl' })?.message).toBe('the file holds only whitespace');
+  });
+
+  it('an HTML page, whatever the file is called', () => {
+    const page = '<!DOCTYPE html>\n<html lang="en"><head><title>pairs.json · GitHub</title></head><body>[{"prompt": "p"}]</body></html>';
+    for (const fileName of [undefined, 'pairs.json', 'pairs.jsonl', 'pairs.csv']) {
+      expect(fileIssue(page, fileName === undefined ? {} : { fileName })?.message).toMatch(/^this looks like an HTML page, not JSON, JSON Lines or CSV/);
+    }
+    expect(fileIssue('\n  <html><body>hi</body></html>')?.message).toMatch(/^this looks like an HTML page/);
+    expect(fileIssue('<?xml version="1.0"?><pairs/>')?.message).toBe('this looks like XML or HTML markup, not JSON, JSON Lines or CSV');
+  });
+
+  it('plain text or a table that names no pair field', () => {
+    expect(fileIssue('Dear diary,\ntoday I wrote no pairs.\n')?.message).toBe(
+      'expected JSON, JSON Lines or CSV whose header row names prompt, chosen and rejected; read as CSV, the first line names the columns "Dear diary", ""',
+    );
+  });
+
+  it('a syntax error in a JSON document, at its line and column', () => {
+    expect(fileIssue('[\n  {"prompt": "p"},\n]')).toEqual({ line: 3, scope: 'file', message: 'invalid JSON at column 1: expected a value, got "]"' });
+  });
+
+  it('JSON nested 20,000 levels deep: refused past the limit, without overflowing the stack', () => {
+    const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    expect(parseJsonWithLines(deep(MAX_JSON_DEPTH)).ok).toBe(true);
+    expect(parseJsonWithLines(deep(MAX_JSON_DEPTH + 1))).toMatchObject({ ok: false, reason: 'depth', line: 1, column: MAX_JSON_DEPTH + 1 });
+    expect(fileIssue(deep(20_000))).toEqual({
+      line: 1,
+      scope: 'file',
+      message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (at column ${MAX_JSON_DEPTH + 1}): pair files need a few; is this the right file?`,
+    });
+    expect(fileIssue(`${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`)?.message).toMatch(/^JSON nested deeper than 128 levels/);
+    // In JSON Lines only the deep line is lost.
+    const lines = importPairs(jsonl({ id: 'a', ...pair }, deep(20_000)));
+    expect(lines.pairs.map((imported) => imported.id)).toEqual(['a']);
+    expect(lines.issues.map(formatImportIssue)).toEqual([
+      `line 2: JSON nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (at column ${MAX_JSON_DEPTH + 1}): pair files need a few; is this the right file?`,
+    ]);
   });
 });
 
@@ -282,6 +343,8 @@ describe('invalid rows', () => {
     );
     const result = importPairs(text);
     expect(result.pairs.map((imported) => imported.id)).toEqual(['ok', 'ok-too']);
+    // Line 5 has two bad fields: one row.
+    expect(invalidRowCount(result)).toBe(7);
     expect(result.issues.map(formatImportIssue)).toEqual([
       'line 2: field "rejected": expected a non-empty string, but the field is missing',
       'line 3: field "rejected": expected a string or a message list [{"role": "user", "content": …}, {"role": "assistant", "content": …}]',
@@ -292,6 +355,39 @@ describe('invalid rows', () => {
       'line 7: field "id": expected a non-empty string, got number',
       'line 8: field "meta": expected an object, got string',
     ]);
+  });
+
+  it('counts a row with three null fields as one invalid row', () => {
+    const result = importPairs(jsonl({ id: 'ok', ...pair }, { id: 'nulls', prompt: null, chosen: null, rejected: null }));
+    expect(result.pairs.map((imported) => imported.id)).toEqual(['ok']);
+    expect(result.issues.map(formatImportIssue)).toEqual([
+      'line 2: field "prompt": expected a non-empty string, got null',
+      'line 2: field "chosen": expected a non-empty string, got null',
+      'line 2: field "rejected": expected a non-empty string, got null',
+    ]);
+    expect(invalidRowCount(result)).toBe(1);
+  });
+
+  it('tells apart the records of a JSON array written on one line by their index', () => {
+    const records = [{ id: 'a', ...pair }, { id: 'b', prompt: 'Q', chosen: 7, rejected: null }, { id: 'c', ...pair, prompt: 'Lunch?' }];
+    const result = importPairs(JSON.stringify(records));
+    expect(result.pairs.map((imported) => imported.id)).toEqual(['a', 'c']);
+    expect(result.issues.map(formatImportIssue)).toEqual([
+      'record 2 (line 1): field "chosen": expected a non-empty string, got number',
+      'record 2 (line 1): field "rejected": expected a non-empty string, got null',
+    ]);
+    expect(invalidRowCount(result)).toBe(1);
+    // One record per line needs no index.
+    expect(issueLines(JSON.stringify(records, null, 2))[0]).toMatch(/^line 8: field "chosen"/);
+    const set = { name: 'demo', personas: [{ name: 'Ann', prefixes: { gold: 'x' } }, { name: 'Bob', prefixes: { gold: 5 } }], pairs: [records[0]] };
+    expect(issueLines(JSON.stringify(set))).toEqual(['record 2 (line 1): field "personas[1].prefixes.gold": expected a string, got number']);
+  });
+
+  it('does not count document-level problems as rows', () => {
+    const result = importPairs(JSON.stringify({ name: 5, pairs: [{ id: 'a', ...pair }] }));
+    expect(result.pairs).toHaveLength(1);
+    expect(result.issues).toEqual([{ line: 1, scope: 'document', field: 'name', message: 'expected a non-empty string, got number' }]);
+    expect(invalidRowCount(result)).toBe(0);
   });
 
   it('names the field as the source spelled it', () => {
@@ -342,14 +438,35 @@ describe('ids, defaults and duplicates', () => {
     const result = importPairs(text);
     expect(result.pairs.map((imported) => imported.id)).toEqual(['a', contentId({ ...pair, persona: 'Beyoncé' })]);
     expect(result.duplicates).toEqual([
-      { line: 2, firstLine: 1, id: 'a', reason: 'same id' },
-      { line: 3, firstLine: 1, id: 'a', reason: 'same prompt, chosen and rejected' },
-      { line: 4, firstLine: 1, id: 'a', reason: 'same prompt, chosen and rejected' },
+      { line: 2, firstLine: 1, id: 'a', reason: 'same id', conflict: true, differs: ['prompt'] },
+      { line: 3, firstLine: 1, id: 'a', reason: 'same prompt, chosen and rejected', conflict: false, differs: [] },
+      { line: 4, firstLine: 1, id: 'a', reason: 'same prompt, chosen and rejected', conflict: false, differs: [] },
     ]);
   });
 
   it('reports repeated records without ids as the same content, not the same id', () => {
-    expect(importPairs(jsonl(pair, pair)).duplicates).toEqual([{ line: 2, firstLine: 1, id: contentId(pair), reason: 'same prompt, chosen and rejected' }]);
+    expect(importPairs(jsonl(pair, pair)).duplicates).toEqual([
+      { line: 2, firstLine: 1, id: contentId(pair), reason: 'same prompt, chosen and rejected', conflict: false, differs: [] },
+    ]);
+  });
+
+  it('tells a copy (same id, same pair) from a conflict (same id, another pair), with record indices on one line', () => {
+    const copy = importPairs(jsonl({ id: 'a', ...pair }, { id: 'a', ...pair, meta: { note: 'exported twice' } }));
+    expect(copy.duplicates).toEqual([{ line: 2, firstLine: 1, id: 'a', reason: 'same id', conflict: false, differs: [] }]);
+    expect(copy.duplicates.map(formatDuplicate)).toEqual(['line 2 repeats line 1 (same id "a" and content): dropped']);
+
+    const conflict = importPairs(JSON.stringify([{ id: 'a', ...pair }, { id: 'a', ...pair, prompt: 'Different?', split: 'test' }]));
+    expect(conflict.pairs.map((imported) => imported.prompt)).toEqual([pair.prompt]);
+    expect(conflict.duplicates).toEqual([{ line: 1, record: 2, firstLine: 1, firstRecord: 1, id: 'a', reason: 'same id', conflict: true, differs: ['split', 'prompt'] }]);
+    expect(conflict.duplicates.map(formatDuplicate)).toEqual([
+      'record 2 (line 1) has the id "a" of record 1 (line 1) but a different split and prompt: kept record 1 (line 1), dropped this one (give it its own id to keep both)',
+    ]);
+    expect(importPairs(jsonl(pair, pair)).duplicates.map(formatDuplicate)).toEqual(['line 2 repeats line 1 (same prompt, chosen and rejected): dropped']);
+  });
+
+  it('falls back to the position when a derived id is taken in a one-line array', () => {
+    const result = importPairs(JSON.stringify([{ ...pair, id: contentId(pair), prompt: 'Other?' }, pair]));
+    expect(result.pairs.map((imported) => imported.id)).toEqual([contentId(pair), 'line-1-2']);
   });
 });
 

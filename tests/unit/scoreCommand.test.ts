@@ -86,18 +86,19 @@ describe('score command', () => {
     const run = await runCli(['score', '--model', model, '--pairs', await pairFile('mixed.jsonl', text), '--json', '--quiet']);
     expect(run.code).toBe(2);
     expect(run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).id)).toEqual(['p1']);
-    expect(run.stderr).toMatch(/line 2, field "chosen": expected a non-empty string, got number/);
+    expect(run.stderr).toMatch(/line 2: field "chosen": expected a non-empty string, got number/);
     expect(run.stderr).toMatch(/line 3/);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('warning: 2 rows skipped (see warnings above)');
   });
 
   it('fails in one line with exit code 2 on an unreadable file, a file with no valid pair, or a model folder missing files', async () => {
     const missing = await runCli(['score', '--model', model, '--pairs', join(dir, 'nope.jsonl')]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr.trim()).toMatch(/^error: Cannot read the pair file .*nope\.jsonl: ENOENT\.$/);
+    expect(missing.stderr.trim()).toMatch(/^error: Cannot read the pair file .*nope\.jsonl: there is no such file\.$/);
 
     const empty = await runCli(['score', '--model', model, '--pairs', await pairFile('bad.jsonl', '{"x":1}')]);
     expect(empty.code).toBe(2);
-    expect(empty.stderr).toMatch(/error: .*bad\.jsonl has no valid pairs/);
+    expect(empty.stderr).toMatch(/error: .*bad\.jsonl has no valid pairs \(1 invalid row listed above\)/);
 
     const noModel = await runCli(['score', '--model', dir, '--pairs', await pairFile('ok.jsonl', JSON.stringify(PAIRS[0]))]);
     expect(noModel.code).toBe(2);
@@ -114,6 +115,6 @@ describe('score command', () => {
     const run = await runCli(['score', '--model', model, '--pairs', await pairFile('long.jsonl', text), '--no-truncation', '--quiet']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/pair long: .*context window of 2048/);
-    expect(run.stdout).toMatch(/1 pair\(s\) failed/);
+    expect(run.stdout).toMatch(/^1 pair failed \(listed on stderr\)\.$/m);
   });
 });

@@ -11,7 +11,8 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { AppError } from '../../../src/core/errors.ts';
 import { importLabels } from '../../../src/core/eval/labels.ts';
-import { readText } from '../../lib/cliInput.ts';
+import { countOf } from '../../../src/core/words.ts';
+import { addSkipped, NO_SKIPPED_ROWS, readText, reportSkippedRows } from '../../lib/cliInput.ts';
 import { writeFileAtomic } from '../../lib/durableFiles.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
@@ -62,7 +63,10 @@ async function runAgreement(options: AgreementOptions): Promise<number> {
   const report = await writeReport(out);
   const summary = report.agreement;
   if (summary) {
-    if (summary.unknownPairs.length > 0) reporter.warn(`${summary.unknownPairs.length} labelled pair id(s) are not in ${options.dataset} and were left out (first: ${summary.unknownPairs[0]}).`);
+    if (summary.unknownPairs.length > 0) {
+      const ids = countOf(summary.unknownPairs.length, 'labelled pair id');
+      reporter.warn(`${ids} ${summary.unknownPairs.length === 1 ? 'is' : 'are'} not in ${options.dataset} and ${summary.unknownPairs.length === 1 ? 'was' : 'were'} left out (first: ${summary.unknownPairs[0]}).`);
+    }
     const rows = [summary.overall, ...summary.personas].map((group) => [
       group.persona ?? 'all pairs',
       String(group.pairs),
@@ -74,7 +78,9 @@ async function runAgreement(options: AgreementOptions): Promise<number> {
     process.stdout.write(formatTable(['persona', 'pairs', 'match rate with judge', 'CK-HH', 'CK-HG', 'KA'], rows));
   }
   process.stdout.write(`Report: ${runPaths(out).reportHtml}\n`);
-  return issues.length > 0 || (summary?.unknownPairs.length ?? 0) > 0 ? EXIT_USER_ERROR : 0;
+  const invalidLabels = new Set(issues.map((issue) => issue.line)).size;
+  reportSkippedRows(reporter, addSkipped(dataset.skipped, { ...NO_SKIPPED_ROWS, invalid: invalidLabels }));
+  return invalidLabels > 0 || dataset.invalidRows > 0 || (summary?.unknownPairs.length ?? 0) > 0 ? EXIT_USER_ERROR : 0;
 }
 
 function mean(values: readonly number[]): number {

@@ -23,6 +23,7 @@ import type { EvalReport } from '../../../src/core/eval/report.ts';
 import { latestByKey } from '../../../src/core/eval/rows.ts';
 import { MAX_PERSONA_SHOTS } from '../../../src/core/personaInference.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
+import { reportSkippedRows } from '../../lib/cliInput.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
@@ -142,6 +143,7 @@ async function runElicitation(options: ElicitationOptions, signal: AbortSignal):
   }
   const report = await writeReport(out);
   printCurve(report, paths.reportHtml);
+  reportSkippedRows(reporter, dataset.skipped);
   if (interrupted) {
     reporter.warn(`Interrupted: re-run the same command to resume (finished steps are kept in ${paths.elicitation}).`);
     return EXIT_INTERRUPTED;

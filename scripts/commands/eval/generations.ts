@@ -15,7 +15,7 @@ import { selectQuestions, type Contestant } from '../../../src/core/eval/generat
 import { parsePrefixList, type EvalPrefix } from '../../../src/core/eval/prefixes.ts';
 import type { EvalReport } from '../../../src/core/eval/report.ts';
 import { GenerationRow, JudgementRow } from '../../../src/core/eval/rows.ts';
-import { selectSplit } from '../../lib/cliInput.ts';
+import { reportSkippedRows, selectSplit } from '../../lib/cliInput.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
@@ -112,6 +112,7 @@ async function runGenerationsCommand(options: GenerationsCliOptions, signal: Abo
     const report = await writeReport(comparison.out);
     printWinRates(report);
     process.stdout.write(`Report: ${paths.reportHtml}\n`);
+    reportSkippedRows(reporter, comparison.dataset.skipped);
     if (interrupted) return EXIT_INTERRUPTED;
     return (report.generations?.failures.length ?? 0) > 0 || comparison.dataset.invalidRows > 0 ? EXIT_USER_ERROR : 0;
   } finally {

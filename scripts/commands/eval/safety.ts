@@ -21,6 +21,7 @@ import { EvalPairRow, latestByKey } from '../../../src/core/eval/rows.ts';
 import { NO_PREFIX_OWNER } from '../../../src/core/eval/safety.ts';
 import { applyPrefix } from '../../../src/core/prefixes.ts';
 import { AUTHORS_LIMITS, Convention } from '../../../src/core/scoringInput.ts';
+import { NO_SKIPPED_ROWS } from '../../lib/cliInput.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
@@ -96,7 +97,7 @@ async function runSafety(options: SafetyOptions, signal: AbortSignal): Promise<n
     throw new AppError('invalid-input', `No persona texts for ${prefixes.filter((prefix) => prefix !== 'none').join(', ')}: pass --prefix-file (a prefix file written by eval) or --baseline-run${wanted ? `, and check --personas ${wanted.join(',')}` : ''}.`);
   }
   const built = await buildPrefixes({
-    dataset: { source: options.dataset, pairs: [], personas: texts?.personas ?? [], names, fingerprint: rewardBench.fingerprint, invalidRows: 0 },
+    dataset: { source: options.dataset, pairs: [], personas: texts?.personas ?? [], names, fingerprint: rewardBench.fingerprint, invalidRows: 0, skipped: NO_SKIPPED_ROWS },
     prefixes,
     seed: options.seed,
     ...(texts ? { existing: texts } : {}),

@@ -28,7 +28,7 @@ import { parsePrefixList, sortPrefixes, type EvalPrefix } from '../../../src/cor
 import type { EvalReport } from '../../../src/core/eval/report.ts';
 import { EvalPairRow, latestByKey } from '../../../src/core/eval/rows.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
-import { selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
+import { reportSkippedRows, selectSplit, SPLIT_CHOICES, type SplitChoice } from '../../lib/cliInput.ts';
 import { formatTable } from '../../lib/format.ts';
 import { EXIT_USER_ERROR } from '../../lib/main.ts';
 import { JsonlAppender, readJsonFile, writeFileAtomic } from '../../lib/durableFiles.ts';
@@ -125,6 +125,7 @@ async function runEval(options: ScoreRunOptions, signal: AbortSignal): Promise<n
     if (personaModel) reporter.info(formatStats(personaModel.id, personaModel.stats()));
     const report = await writeReport(run.out);
     printAccuracy(report, run.out);
+    reportSkippedRows(reporter, run.dataset.skipped);
     if (result.interrupted) {
       reporter.warn(`Interrupted: re-run the same command to resume (${report.pairs?.counts.rows ?? 0} rows are kept in ${paths.pairs}).`);
       return EXIT_INTERRUPTED;

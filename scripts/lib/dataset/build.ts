@@ -4,8 +4,9 @@
  * Folder layout: build.json (the parsed config and its hash; a later run with a config that would
  * change the data is refused), build.lock (the pid of the run writing the folder), cache.sqlite (request cache, unless the config names another),
  * stages/ (per-stage journals and files), then the outputs (pairs.jsonl, authors/, DATASET_CARD.md)
- * and summary.json (this run's calls, tokens and cost per role; the only file that differs between
- * an interrupted-and-resumed build and an uninterrupted one).
+ * usage.jsonl (calls, tokens and cost per run and role, kept across runs: scripts/lib/dataset/usageLedger.ts)
+ * and summary.json (this run's calls, tokens and cost per role and the total over every run); these
+ * two are the only files that differ between an interrupted-and-resumed build and an uninterrupted one.
  *
  * Resuming: every stage skips the items its journal holds, and every call it makes is one the request
  * cache has seen if an earlier run made it; so `kill -9` followed by the same command loses no
@@ -25,6 +26,7 @@ import { PersonaSelectionRecord, QuestionSetRecord } from '../../../src/core/dat
 import { axesOf } from '../../../src/core/dataset/roster.ts';
 import { AppError } from '../../../src/core/errors.ts';
 import { PROMPTS_VERSION } from '../../../src/core/prompts.ts';
+import { fileErrorReason } from '../cliInput.ts';
 import { canonicalJson } from '../requestCache.ts';
 import { formatTable } from '../format.ts';
 import type { Reporter } from '../reporter.ts';
@@ -32,11 +34,12 @@ import { stagePath, type StageContext } from './context.ts';
 import { finalize, okRecords, type FinalizeResult } from './finalize.ts';
 import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
 import { Journal, REBUILD_STAGE } from './journal.ts';
-import { createRoles, type RoleProviders, type RoleUsage } from './roles.ts';
+import { assertApiKeys, assertLocalModels, createRoles, type RoleProviders } from './roles.ts';
 import { filterStage } from './stageFilter.ts';
 import { judgeStage } from './stageJudge.ts';
 import { personasStage, questionsStage } from './stagePeople.ts';
 import { responsesStage } from './stageResponses.ts';
+import { USAGE_FILE, UsageLedger, type RoleUsage, type TotalUsage } from './usageLedger.ts';
 
 /** Reads and validates a config file; every problem is listed with its field. */
 export function loadBuildConfig(path: string): BuildConfig {
@@ -44,7 +47,7 @@ export function loadBuildConfig(path: string): BuildConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new AppError('invalid-input', `Cannot read the config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    throw new AppError('invalid-input', `Cannot read the config ${path}: ${fileErrorReason(error)}.`);
   }
   let value: unknown;
   try {
@@ -123,24 +126,45 @@ export interface BuildSummary extends Omit<FinalizeResult, 'pairs'> {
   pairs: number;
   train: number;
   test: number;
+  /** This run's calls, tokens and cost. */
   usage: RoleUsage[];
+  /** Every run's over this folder, this one included (usage.jsonl). */
+  totalUsage: TotalUsage;
   outDir: string;
 }
 
 export async function buildDataset(options: BuildOptions): Promise<BuildSummary> {
   const config = loadBuildConfig(options.configPath);
+  assertApiKeys(config, options.overrides);
+  assertLocalModels(config, options.configPath, options.overrides);
   const outDir = resolve(options.outDir);
   const hash = configHash(config);
   const release = acquireLock(outDir);
   let roles: ReturnType<typeof createRoles>;
+  let ledger: UsageLedger | undefined;
   try {
     checkManifest(outDir, config, hash);
     const cachePath = config.cache ? resolve(dirname(resolve(options.configPath)), config.cache) : join(outDir, 'cache.sqlite');
-    roles = createRoles(config, { configPath: options.configPath, cachePath, reporter: options.reporter, ...(options.overrides ? { overrides: options.overrides } : {}) });
+    const usageLedger = new UsageLedger(outDir);
+    ledger = usageLedger;
+    roles = createRoles(config, {
+      configPath: options.configPath,
+      cachePath,
+      reporter: options.reporter,
+      onUsage: (usage) => usageLedger.record(usage),
+      ...(options.overrides ? { overrides: options.overrides } : {}),
+    });
   } catch (error) {
+    await ledger?.close();
     release();
     throw error;
   }
+  const runLedger = ledger;
+  /** Every role's line, cache hits included, once the run's work is over. */
+  const closeRun = (): TotalUsage => {
+    for (const usage of roles.usage()) if (usage.calls + usage.cached + usage.failed > 0) runLedger.record(usage);
+    return runLedger.total();
+  };
   const context: StageContext = { config, outDir, roles, reporter: options.reporter, signal: options.signal ?? new AbortController().signal };
   try {
     const personas = await personasStage(context);
@@ -166,6 +190,7 @@ export async function buildDataset(options: BuildOptions): Promise<BuildSummary>
       train: result.pairs.filter((pair) => pair.split === 'train').length,
       test: result.pairs.filter((pair) => pair.split === 'test').length,
       usage: roles.usage(),
+      totalUsage: closeRun(),
       outDir,
     };
     writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify({ ...summary, files: undefined }, null, 2)}\n`);
@@ -173,10 +198,11 @@ export async function buildDataset(options: BuildOptions): Promise<BuildSummary>
     return summary;
   } catch (error) {
     // Whatever was spent so far is still worth knowing when a run stops.
-    options.print(formatUsage(roles.usage()));
+    options.print(formatRunUsage(roles.usage(), closeRun()));
     throw error;
   } finally {
     await roles.close();
+    await runLedger.close();
     release();
   }
 }
@@ -184,10 +210,17 @@ export async function buildDataset(options: BuildOptions): Promise<BuildSummary>
 const integer = (value: number) => Math.round(value).toLocaleString('en-US');
 const usd = (value: number | undefined) => (value === undefined ? '–' : `$${value.toFixed(2)}`);
 
-export function formatUsage(usage: readonly RoleUsage[]): string {
+export function formatUsage(usage: readonly RoleUsage[], costCaption = 'estimated cost of the calls made'): string {
   const rows = usage.map((role) => [role.role, role.provider, String(role.calls), String(role.cached), String(role.failed), role.items ? integer(role.items) : '–', integer(role.promptTokens), integer(role.completionTokens), usd(role.costUsd)]);
   const total = usage.reduce((sum, role) => sum + (role.costUsd ?? 0), 0);
-  return `${formatTable(['role', 'provider', 'calls', 'cached', 'failed', 'items', 'prompt tokens', 'completion tokens', 'cost'], rows)}estimated cost of the calls made: ${usd(total)}\n`;
+  return `${formatTable(['role', 'provider', 'calls', 'cached', 'failed', 'items', 'prompt tokens', 'completion tokens', 'cost'], rows)}${costCaption}: ${usd(total)}\n`;
+}
+
+/** This run's usage, then, when earlier runs over the folder spent too, the build's total. */
+function formatRunUsage(usage: readonly RoleUsage[], total: TotalUsage): string {
+  if (total.earlierRuns === 0) return formatUsage(usage);
+  const runs = total.runs === 1 ? 'an earlier run' : `all ${total.runs} runs`;
+  return `${formatUsage(usage)}\nCalls of ${runs} of this build (${USAGE_FILE}):\n${formatUsage(total.usage, 'estimated cost of the build so far')}`;
 }
 
 function formatSummary(summary: BuildSummary): string {
@@ -197,7 +230,7 @@ function formatSummary(summary: BuildSummary): string {
     failed.length === 0 ? 'No failures.' : `Failures: ${failed.map((failure) => `${failure.stage} ${failure.failed}/${failure.items}`).join(', ')} (details in DATASET_CARD.md).`,
     ...(summary.retryable > 0 ? [`${summary.retryable} item(s) failed on calls: run the same command again to retry them.`] : []),
     '',
-    formatUsage(summary.usage),
+    formatRunUsage(summary.usage, summary.totalUsage),
   ];
   return `${lines.join('\n')}`;
 }

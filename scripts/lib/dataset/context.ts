@@ -31,6 +31,22 @@ export function callFailure(key: string, error: unknown): Failure {
   return { ok: false, key, error: error instanceof Error ? error.message : String(error), retryable: true };
 }
 
+/**
+ * Failed items grouped by reason, each reason said once without its closing full stop:
+ * `diet, politics: connection refused; religion: 429 Too Many Requests`. Past `shown` keys per
+ * reason, the rest are counted.
+ */
+export function groupFailures(failures: readonly { key: string; reason: string }[], shown = 3): string {
+  const keysByReason = new Map<string, string[]>();
+  for (const { key, reason } of failures) {
+    const said = reason.trim().replace(/\.+$/u, '');
+    keysByReason.set(said, [...(keysByReason.get(said) ?? []), key]);
+  }
+  return [...keysByReason]
+    .map(([reason, keys]) => `${keys.slice(0, shown).join(', ')}${keys.length > shown ? ` and ${keys.length - shown} more` : ''}: ${reason}`)
+    .join('; ');
+}
+
 /** Rethrows cancellations (never recorded); returns anything else for recording. */
 export function unlessCancelled(error: unknown): unknown {
   if (isAbortError(error)) throw error;

@@ -24,8 +24,10 @@ export class Journal<T extends { key: string }> {
   constructor(
     readonly path: string,
     private readonly schema: z.ZodType<T>,
+    /** What a damaged file asks the user to do. */
+    fix = REDO_STAGE,
   ) {
-    for (const record of readJsonLines(path, schema, REDO_STAGE).rows) this.remember(record);
+    for (const record of readJsonLines(path, schema, fix).rows) this.remember(record);
   }
 
   private remember(record: T): void {

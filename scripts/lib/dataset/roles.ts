@@ -16,9 +16,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { CancelSignal } from '../../../src/core/cancel.ts';
-import type { BuildConfig, ChatRoleConfig, RoleName } from '../../../src/core/dataset/config.ts';
+import { ROLE_NAMES, type BuildConfig, type ChatRoleConfig, type RoleName } from '../../../src/core/dataset/config.ts';
+import { AppError } from '../../../src/core/errors.ts';
+import { readEnvironment } from '../../../src/engines/openaiClient.ts';
 import type { ChatProvider, ChatRequest, ChatResponse, EmbeddingProvider, RewardProvider } from '../../../src/core/providers.ts';
-import { loadLocalEngine } from '../localEngine.ts';
+import { loadLocalEngine, locateModel } from '../localEngine.ts';
 import {
   createHttpRewardProvider,
   createLocalChatProvider,
@@ -30,21 +32,9 @@ import type { Reporter } from '../reporter.ts';
 import { openRequestCache, type RequestCache } from '../requestCache.ts';
 import { embeddingPipelineOf } from '../sentenceTransformers.ts';
 import { UsageCounter } from '../usage.ts';
+import type { RoleUsage } from './usageLedger.ts';
 
-export interface RoleUsage {
-  role: RoleName;
-  provider: string;
-  /** Calls that reached the model (cache misses that succeeded). */
-  calls: number;
-  cached: number;
-  failed: number;
-  /** Texts scored or embedded (reward, embedder). */
-  items: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** USD for the calls made this run; undefined without pricing. */
-  costUsd?: number;
-}
+export type { RoleUsage } from './usageLedger.ts';
 
 function roleUsage(role: RoleName, provider: string, usage: UsageCounter): RoleUsage {
   const report: RoleUsage = { role, provider, calls: usage.calls, cached: usage.cacheHits, failed: usage.failures, items: usage.items, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens };
@@ -113,7 +103,16 @@ export function modelPath(model: string, configDir: string): string {
   return existsSync(local) || model.startsWith('.') ? local : model;
 }
 
-function chatHandle(role: RoleName, config: ChatRoleConfig, configDir: string, cache: RequestCache, reporter: Reporter, disposers: (() => Promise<void>)[], override?: ChatProvider): ChatRoleHandle {
+/** What every role handle shares. `onUsage` hears a role's usage each time a call reaches its model (answered or failed). */
+interface HandleContext {
+  configDir: string;
+  cache: RequestCache;
+  reporter: Reporter;
+  disposers: (() => Promise<void>)[];
+  onUsage: (usage: RoleUsage) => void;
+}
+
+function chatHandle(role: RoleName, config: ChatRoleConfig, { configDir, cache, reporter, disposers, onUsage }: HandleContext, override?: ChatProvider): ChatRoleHandle {
   const concurrency = config.type === 'openai' ? config.concurrency : 1;
   const limit: LimitFunction = pLimit(concurrency);
   const usage = new UsageCounter(config.type === 'openai' ? config.pricing : undefined);
@@ -148,10 +147,14 @@ function chatHandle(role: RoleName, config: ChatRoleConfig, configDir: string, c
         try {
           const response = await (await provider()).chat(request, signal);
           if (response.cached) usage.cacheHits++;
-          else usage.answered(response.usage);
+          else {
+            usage.answered(response.usage);
+            onUsage(roleUsage(role, id, usage));
+          }
           return response;
         } catch (error) {
           usage.failures++;
+          onUsage(roleUsage(role, id, usage));
           throw error;
         }
       }),
@@ -159,15 +162,52 @@ function chatHandle(role: RoleName, config: ChatRoleConfig, configDir: string, c
   };
 }
 
-export function createRoles(config: BuildConfig, options: { configPath: string; cachePath: string; reporter: Reporter; overrides?: RoleProviders }): Roles {
+const CHAT_ROLES = ['generator', 'judge', 'baseline'] as const satisfies readonly RoleName[];
+
+/**
+ * Checks every API key the config names before any work, so a missing one stops the build in one
+ * line instead of at its first call. Roles a caller substitutes need none.
+ */
+export function assertApiKeys(config: BuildConfig, overrides: RoleProviders = {}): void {
+  const rolesByVariable = new Map<string, RoleName[]>();
+  for (const role of CHAT_ROLES) {
+    const provider = config.providers[role];
+    if (provider.type !== 'openai' || provider.apiKeyEnv === undefined || overrides[role] || readEnvironment(provider.apiKeyEnv) !== undefined) continue;
+    rolesByVariable.set(provider.apiKeyEnv, [...(rolesByVariable.get(provider.apiKeyEnv) ?? []), role]);
+  }
+  if (rolesByVariable.size === 0) return;
+  const named = [...rolesByVariable].map(([variable, roles]) => `${variable} (${roles.join(', ')})`);
+  const [variables, verb] = named.length === 1 ? [`variable ${named[0]}`, 'is'] : [`variables ${named.slice(0, -1).join(', ')} and ${named.at(-1)}`, 'are'];
+  throw new AppError('invalid-input', `The environment ${variables} ${verb} not set: export the API key there, or drop apiKeyEnv for a server without one. Nothing was called or written.`);
+}
+
+/**
+ * Checks every local model folder the config names before any work: a missing folder or file is
+ * found before the generator and judge are paid for, not when its stage comes.
+ */
+export function assertLocalModels(config: BuildConfig, configPath: string, overrides: RoleProviders = {}): void {
+  const configDir = dirname(resolve(configPath));
+  for (const role of ROLE_NAMES) {
+    const provider = config.providers[role];
+    if (provider.type !== 'local' || overrides[role]) continue;
+    locateModel(modelPath(provider.model, configDir), provider.dtype, role === 'reward' || role === 'embedder' ? 'encoder' : 'causal-lm');
+  }
+}
+
+export function createRoles(
+  config: BuildConfig,
+  options: { configPath: string; cachePath: string; reporter: Reporter; overrides?: RoleProviders; onUsage?: (usage: RoleUsage) => void },
+): Roles {
   const configDir = dirname(resolve(options.configPath));
   const { providers } = config;
   const cache = openRequestCache(options.cachePath);
   const disposers: (() => Promise<void>)[] = [];
   const overrides = options.overrides ?? {};
-  const generator = chatHandle('generator', providers.generator, configDir, cache, options.reporter, disposers, overrides.generator);
-  const judge = chatHandle('judge', providers.judge, configDir, cache, options.reporter, disposers, overrides.judge);
-  const baseline = chatHandle('baseline', providers.baseline, configDir, cache, options.reporter, disposers, overrides.baseline);
+  const onUsage = options.onUsage ?? (() => {});
+  const handles: HandleContext = { configDir, cache, reporter: options.reporter, disposers, onUsage };
+  const generator = chatHandle('generator', providers.generator, handles, overrides.generator);
+  const judge = chatHandle('judge', providers.judge, handles, overrides.judge);
+  const baseline = chatHandle('baseline', providers.baseline, handles, overrides.baseline);
 
   const rewardConfig = providers.reward;
   const rewardUsage = new UsageCounter(undefined);
@@ -203,7 +243,11 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
    * Local models are cached here too (HTTP providers cache themselves), so a finished build re-run,
    * or a new folder over the same cache, recomputes nothing. The key covers the model and the inputs.
    */
-  const counted = async <T>(usage: UsageCounter, request: { providerId: string; cached: boolean; body: unknown; items: number; parse: (value: unknown) => T | undefined }, run: () => Promise<T>): Promise<T> => {
+  const counted = async <T>(
+    usage: UsageCounter,
+    request: { role: 'reward' | 'embedder'; providerId: string; cached: boolean; body: unknown; items: number; parse: (value: unknown) => T | undefined },
+    run: () => Promise<T>,
+  ): Promise<T> => {
     if (request.cached) {
       const hit = request.parse(cache.get(request.providerId, request.body));
       if (hit !== undefined) {
@@ -216,9 +260,11 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
       usage.answered();
       usage.items += request.items;
       if (request.cached) cache.put(request.providerId, request.body, result);
+      onUsage(roleUsage(request.role, request.providerId, usage));
       return result;
     } catch (error) {
       usage.failures++;
+      onUsage(roleUsage(request.role, request.providerId, usage));
       throw error;
     }
   };
@@ -237,7 +283,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
       rewardLimit(() =>
         counted(
           rewardUsage,
-          { providerId: rewardId, cached: rewardCached, body: { kind: 'reward', items: items.map(({ question, answer }) => ({ question, answer })) }, items: items.length, parse: parsedAs(z.array(z.number()).length(items.length)) },
+          { role: 'reward', providerId: rewardId, cached: rewardCached, body: { kind: 'reward', items: items.map(({ question, answer }) => ({ question, answer })) }, items: items.length, parse: parsedAs(z.array(z.number()).length(items.length)) },
           async () => (await rewardProvider()).score(items, signal),
         ),
       ),
@@ -251,7 +297,7 @@ export function createRoles(config: BuildConfig, options: { configPath: string; 
       embedderLimit(() =>
         counted(
           embedderUsage,
-          { providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts, ...(embedderPipeline?.pipeline.source === 'modules.json' && { modules: embedderPipeline.description }) }, items: texts.length, parse: parsedAs(z.array(z.array(z.number())).length(texts.length)) },
+          { role: 'embedder', providerId: embedderId, cached: embedderCached, body: { kind: 'embed', texts, ...(embedderPipeline?.pipeline.source === 'modules.json' && { modules: embedderPipeline.description }) }, items: texts.length, parse: parsedAs(z.array(z.array(z.number())).length(texts.length)) },
           async () => (await embedderProvider()).embed(texts, signal),
         ),
       ),

@@ -23,8 +23,9 @@ import {
 import { axesOf, axisLabels, membersOf } from '../../../src/core/dataset/roster.ts';
 import { deriveSeed, rngFor } from '../../../src/core/dataset/seeds.ts';
 import { AppError } from '../../../src/core/errors.ts';
+import { countOf } from '../../../src/core/words.ts';
 import { z } from 'zod';
-import { callFailure, runItems, stagePath, unlessCancelled, type StageContext } from './context.ts';
+import { callFailure, groupFailures, runItems, stagePath, unlessCancelled, type StageContext } from './context.ts';
 import { readJsonFile, writeFileAtomic } from '../durableFiles.ts';
 import { Journal, REBUILD_STAGE } from './journal.ts';
 
@@ -42,6 +43,10 @@ function generatorRequest(context: StageContext, prompt: string, seed: number) {
     maxTokens: questions.maxTokens,
     seed,
   };
+}
+
+function failureReason(record: { ok: true } | { ok: false; error: string } | undefined): string {
+  return record && !record.ok ? record.error : 'not run';
 }
 
 /** The build's people, from stages/personas.json when an earlier run made it. */
@@ -73,11 +78,8 @@ export async function personasStage(context: StageContext): Promise<PersonaRecor
       });
       const failed = axes.filter((axis) => journal.latest.get(axis)?.ok !== true);
       if (failed.length > 0) {
-        const reasons = failed.map((axis) => {
-          const record = journal.latest.get(axis);
-          return `${axis}: ${record && !record.ok ? record.error : 'not run'}`;
-        });
-        throw new AppError('invalid-input', `Persona generation (G.1) failed for ${failed.length} axis/axes, so the people are not known yet: ${reasons.join('; ')}. Run the same command again to retry.`);
+        const reasons = groupFailures(failed.map((axis) => ({ key: axis, reason: failureReason(journal.latest.get(axis)) })));
+        throw new AppError('invalid-input', `Persona generation (G.1) failed for ${countOf(failed.length, 'axis', 'axes')}, so the people are not known yet. ${reasons}. Run the same command again to retry.`);
       }
       const replies = axes.map((axis) => {
         const record = journal.latest.get(axis);
@@ -179,11 +181,8 @@ export async function questionsStage(context: StageContext, personas: readonly P
   });
   if (retryable.length > 0) {
     // Questions fix every later id: finish them before anything depends on them.
-    const first = journal.latest.get(retryable[0]?.key ?? '');
-    throw new AppError(
-      'invalid-input',
-      `Question generation failed for ${retryable.length} persona(s)/axis(es) (first: ${retryable[0]?.key}: ${first && !first.ok ? first.error : 'not run'}). Run the same command again to retry them.`,
-    );
+    const reasons = groupFailures(retryable.map((set) => ({ key: set.key, reason: failureReason(journal.latest.get(set.key)) })));
+    throw new AppError('invalid-input', `Question generation (G.2) failed for ${countOf(retryable.length, 'question set')}. ${reasons}. Run the same command again to retry ${retryable.length === 1 ? 'it' : 'them'}.`);
   }
   const questions: Question[] = sets.flatMap((set) => {
     const record = journal.latest.get(set.key);

@@ -6,8 +6,9 @@
  * when they carry none, and a file named `personas*` is read as persona texts.
  *
  * Failures handled: invalid rows are reported with file and line and skipped (the run goes on
- * with the valid ones, as `score` does); a dataset with no valid pair, or a pair without a
- * persona, stops with a message saying what to fix.
+ * with the valid ones, as `score` does); a file that holds no pairs at all (empty, an HTML page,
+ * broken JSON), a dataset with no valid pair, or a pair without a persona stops with a message
+ * saying what to fix.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -16,7 +17,8 @@ import { AppError } from '../../../src/core/errors.ts';
 import { fingerprint } from '../../../src/core/eval/fingerprint.ts';
 import { importPersonas } from '../../../src/core/personas.ts';
 import type { Persona, PreferencePair, Split } from '../../../src/core/schema.ts';
-import { importReported, readText } from '../cliInput.ts';
+import { countOf } from '../../../src/core/words.ts';
+import { addSkipped, importReported, NO_SKIPPED_ROWS, readText, type SkippedRows } from '../cliInput.ts';
 import type { Reporter } from '../reporter.ts';
 
 export type NamedPair = PreferencePair & { persona: string };
@@ -29,20 +31,23 @@ export interface EvalDataset {
   /** Persona names in order of first appearance: the order of tags, shuffles and reports. */
   names: string[];
   fingerprint: string;
-  /** Rows that failed to import (reported as warnings). */
+  /** Rows that need fixing (invalid, or reusing another pair's id; reported as warnings): the run exits 2. */
   invalidRows: number;
+  /** Rows not used, for the run's closing line (cliInput.ts `reportSkippedRows`). */
+  skipped: SkippedRows;
 }
 
 const PAIR_FILE = /\.(jsonl?|ndjson|csv|tsv)$/i;
 
 export async function loadEvalDataset(path: string, reporter: Reporter): Promise<EvalDataset> {
-  if (!existsSync(path)) throw new AppError('invalid-input', `Cannot read the dataset ${path}: ENOENT.`);
+  if (!existsSync(path)) throw new AppError('invalid-input', `Cannot read the dataset ${path}: there is no such file or folder.`);
   const files = statSync(path).isDirectory()
     ? (await readdir(path)).filter((name) => PAIR_FILE.test(name)).sort().map((name) => join(path, name))
     : [path];
   const pairs: PreferencePair[] = [];
   const personas: Persona[] = [];
   let invalidRows = 0;
+  let skipped = NO_SKIPPED_ROWS;
   for (const file of files) {
     const name = basename(file).toLowerCase();
     const text = await readText(file, 'dataset file');
@@ -52,16 +57,19 @@ export async function loadEvalDataset(path: string, reporter: Reporter): Promise
     }
     const split: Split | undefined = name.startsWith('train') ? 'train' : name.startsWith('test') ? 'test' : undefined;
     const imported = importReported(text, file, reporter, split ? { defaults: { split } } : {});
-    invalidRows += imported.issues.length;
+    invalidRows += imported.skipped.invalid + imported.skipped.conflicting;
+    skipped = addSkipped(skipped, imported.skipped);
     pairs.push(...imported.pairs);
     personas.push(...(imported.personas ?? []));
   }
-  if (pairs.length === 0) throw new AppError('invalid-input', `${path} has no valid pairs: fix the rows listed above and re-run.`);
+  if (pairs.length === 0) {
+    throw new AppError('invalid-input', `${path} has no valid pairs (${countOf(skipped.invalid, 'invalid row')} listed above): fix them and re-run.`);
+  }
   const unnamed = pairs.filter((pair) => pair.persona === undefined);
   if (unnamed.length > 0) {
     throw new AppError(
       'invalid-input',
-      `${unnamed.length} pair(s) of ${path} name no persona (first: ${unnamed[0]?.id}): eval compares personas, so give each pair a "persona" (or the authors' "name").`,
+      `${countOf(unnamed.length, 'pair')} of ${path} name${unnamed.length === 1 ? 's' : ''} no persona (first: ${unnamed[0]?.id}): eval compares personas, so give each pair a "persona" (or the authors' "name").`,
     );
   }
   const named = pairs as NamedPair[];
@@ -77,5 +85,6 @@ export async function loadEvalDataset(path: string, reporter: Reporter): Promise
     names: [...new Set(named.map((pair) => pair.persona))],
     fingerprint: fingerprint(named.flatMap((pair) => [pair.id, pair.persona, pair.split ?? '', pair.type ?? '', pair.prompt, pair.chosen, pair.rejected])),
     invalidRows,
+    skipped,
   };
 }

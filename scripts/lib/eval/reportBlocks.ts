@@ -9,7 +9,7 @@ import type { EvalReport } from '../../../src/core/eval/report.ts';
 import type { PairsSummary } from '../../../src/core/eval/summary.ts';
 import type { QuestionTypeGroup } from '../../../src/core/stats.ts';
 import { barChart, type BarGroup } from './svg.ts';
-import { interval, num, percent, prefixLabel, TYPE_ORDER } from './reportText.ts';
+import { interval, num, percent, personaMean, personaMeanBar, prefixLabel, TYPE_ORDER } from './reportText.ts';
 import { safetyBlocks } from './reportSafetyBlocks.ts';
 import { agreementBlocks } from './reportAgreementBlocks.ts';
 import { elicitationBlocks } from './reportElicitationBlocks.ts';
@@ -72,9 +72,9 @@ function accuracyBlocks(summary: PairsSummary): Block[] {
     bars: [
       ...types.flatMap((type) => {
         const cell = entry.byType[type];
-        return cell ? [{ series: type, value: cell.meanOfPersonas.estimate, lower: cell.meanOfPersonas.lower, upper: cell.meanOfPersonas.upper }] : [];
+        return cell ? [personaMeanBar(type, cell)] : [];
       }),
-      { series: 'total', value: entry.total.meanOfPersonas.estimate, lower: entry.total.meanOfPersonas.lower, upper: entry.total.meanOfPersonas.upper },
+      personaMeanBar('total', entry.total),
     ],
   }));
   const series = [...types, 'total'].map((name) => ({ name, color: SERIES_COLORS[name] ?? '#888' }));
@@ -85,8 +85,8 @@ function accuracyBlocks(summary: PairsSummary): Block[] {
   const header = ['prefix', ...types.map((type) => `${type} (mean over personas, 95% CI)`), 'total (95% CI)', 'personas', 'scored', 'failed', 'pooled accuracy (Wilson 95% CI)'];
   const rows = summary.accuracy.map((entry) => [
     prefixLabel(entry.prefix),
-    ...types.map((type) => interval(entry.byType[type]?.meanOfPersonas)),
-    interval(entry.total.meanOfPersonas),
+    ...types.map((type) => personaMean(entry.byType[type])),
+    personaMean(entry.total),
     String(entry.total.personas),
     String(entry.scored),
     String(entry.failed),
@@ -131,9 +131,9 @@ function sensitivityBlocks(summary: PairsSummary): Block[] {
       bars: [
         ...types.flatMap((type) => {
           const cell = variant.byType[type];
-          return cell ? [{ series: type, value: cell.estimate, lower: cell.lower, upper: cell.upper }] : [];
+          return cell ? [personaMeanBar(type, cell)] : [];
         }),
-        { series: 'total', value: variant.total.estimate, lower: variant.total.lower, upper: variant.total.upper },
+        personaMeanBar('total', variant.total),
       ],
     })),
   );

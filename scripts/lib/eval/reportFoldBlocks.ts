@@ -10,7 +10,7 @@ import type { EvalReport } from '../../../src/core/eval/report.ts';
 import type { EquityEntry, PairsSummary } from '../../../src/core/eval/summary.ts';
 import type { QuestionTypeGroup } from '../../../src/core/stats.ts';
 import type { Block } from './reportBlocks.ts';
-import { interval, num, prefixLabel, pValue } from './reportText.ts';
+import { interval, num, personaMean, personaMeanBar, prefixLabel, pValue } from './reportText.ts';
 import { barChart, scatterChart, type BarGroup } from './svg.ts';
 
 const SETTING_COLORS = ['#1d4ed8', '#60a5fa', '#059669', '#f59e0b', '#dc2626', '#f97316', '#6b7280', '#111827'];
@@ -18,7 +18,7 @@ const SETTING_COLORS = ['#1d4ed8', '#60a5fa', '#059669', '#f59e0b', '#dc2626', '
 function settingBars(settings: readonly SettingAccuracy[], type: QuestionTypeGroup | 'total'): BarGroup['bars'] {
   return settings.flatMap((setting) => {
     const cell = type === 'total' ? setting.total : setting.byType[type];
-    return cell ? [{ series: `${setting.number}`, value: cell.meanOfPersonas.estimate, lower: cell.meanOfPersonas.lower, upper: cell.meanOfPersonas.upper }] : [];
+    return cell ? [personaMeanBar(`${setting.number}`, cell)] : [];
   });
 }
 
@@ -35,7 +35,7 @@ export function figure5Blocks(summary: PairsSummary): Block[] {
   const folds = summary.folds;
   if (!folds || folds.figure5.length === 0) return [];
   const types = [...foldTypes(folds), 'total'] as const;
-  const cell = (setting: SettingAccuracy | undefined, type: QuestionTypeGroup | 'total') => interval(type === 'total' ? setting?.total.meanOfPersonas : setting?.byType[type]?.meanOfPersonas);
+  const cell = (setting: SettingAccuracy | undefined, type: QuestionTypeGroup | 'total') => personaMean(type === 'total' ? setting?.total : setting?.byType[type]);
   return [
     { kind: 'heading', level: 2, text: 'Seen vs unseen persona (Figure 5)', id: 'figure5' },
     {
@@ -106,7 +106,7 @@ export function appendixLBlocks(summary: PairsSummary): Block[] {
           prefixLabel(entry.base),
           `${setting.number} ${setting.higherIsBetter ? '↑' : '↓'} ${settingLabel(setting)}`,
           prefixLabel(setting.prefix),
-          ...types.map((type) => interval(type === 'total' ? setting.total.meanOfPersonas : setting.byType[type]?.meanOfPersonas)),
+          ...types.map((type) => personaMean(type === 'total' ? setting.total : setting.byType[type])),
           String(setting.total.personas),
           String(setting.scored),
         ]),
@@ -137,7 +137,7 @@ function equityTable(entries: readonly EquityEntry[]): Block {
   return {
     kind: 'table',
     header: ['prefix', 'Pearson r', 'p', 'personas', 'mean improvement (95% CI)'],
-    rows: entries.map((entry) => [prefixLabel(entry.prefix), num(entry.correlation.r), pValue(entry.correlation.p), String(entry.correlation.n), interval(entry.meanImprovement)]),
+    rows: entries.map((entry) => [prefixLabel(entry.prefix), num(entry.correlation.r), pValue(entry.correlation.p), String(entry.correlation.n), interval({ ...entry.meanImprovement, personas: entry.correlation.n })]),
   };
 }
 

@@ -1,6 +1,8 @@
 /** Number and label formatting shared by the Markdown and HTML reports. */
 import type { EvalPrefix } from '../../../src/core/eval/prefixes.ts';
-import type { Interval } from '../../../src/core/stats.ts';
+import { personaMeanOf, type PersonaMean } from '../../../src/core/eval/summary.ts';
+import type { AcrossPersonas, Interval } from '../../../src/core/stats.ts';
+import type { Bar } from './svg.ts';
 
 /** The paper's names for the strategies (Figure 3/5 legends). */
 const PREFIX_LABELS: Record<EvalPrefix, string> = {
@@ -35,9 +37,25 @@ export function num(value: number | null | undefined, digits = 3): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
 }
 
-export function interval(value: Interval | undefined, digits = 3): string {
+/**
+ * `0.667 [0.500, 0.833]`. A bootstrap interval over personas (`personas` given) needs two of
+ * them; with one, its zero width would claim a certainty there is no data for, so it says so.
+ */
+export function interval(value: (Interval & { personas?: number }) | undefined, digits = 3): string {
   if (!value) return '–';
+  if (value.personas !== undefined && value.personas < 2) return `${num(value.estimate, digits)} (CI needs ≥ 2 personas)`;
   return `${num(value.estimate, digits)} [${num(value.lower, digits)}, ${num(value.upper, digits)}]`;
+}
+
+/** The mean over personas of an accuracy, as `interval` prints it. */
+export function personaMean(cell: AcrossPersonas | undefined): string {
+  return interval(cell && personaMeanOf(cell));
+}
+
+/** A bar of a mean over personas: whiskers only when there is an interval to draw (two personas or more). */
+export function personaMeanBar(series: string, mean: PersonaMean | AcrossPersonas): Bar {
+  const { estimate, lower, upper, personas } = 'meanOfPersonas' in mean ? personaMeanOf(mean) : mean;
+  return personas < 2 ? { series, value: estimate } : { series, value: estimate, lower, upper };
 }
 
 export function percent(value: number | undefined): string {

@@ -43,6 +43,31 @@ export interface BarChartInput {
   yMax?: number;
 }
 
+/** Baselines of reference-line labels at least this far apart (font size 10). */
+const LABEL_GAP = 12;
+/** Reference lines closer than this (px) overlap under a 1.5 px stroke: drawn as one shared line. */
+const SAME_HEIGHT = 2;
+const DASH = 5;
+
+/**
+ * Label positions as near to `wanted` as they can be while at least `gap` apart and within
+ * [min, max] (when they fit), in the order given: labels of nearby lines are pushed apart
+ * rather than printed over each other.
+ */
+export function spreadLabels(wanted: readonly number[], gap: number, min: number, max: number): number[] {
+  const order = wanted.map((_, i) => i).sort((a, b) => (wanted[a] ?? 0) - (wanted[b] ?? 0));
+  const placed = order.map((i) => Math.max(wanted[i] ?? 0, min));
+  for (let k = 1; k < placed.length; k++) placed[k] = Math.max(placed[k] ?? 0, (placed[k - 1] ?? 0) + gap);
+  // Pushed past the bottom: move the run back up, never above `min`.
+  for (let k = placed.length - 1; k >= 0; k--) {
+    const limit = k === placed.length - 1 ? max : (placed[k + 1] ?? max) - gap;
+    placed[k] = Math.max(Math.min(placed[k] ?? 0, limit), min + k * gap);
+  }
+  const positions = new Array<number>(wanted.length);
+  order.forEach((i, k) => (positions[i] = placed[k] ?? 0));
+  return positions;
+}
+
 /** Grouped bars, one group per x label, one bar per series, whiskers for intervals. */
 export function barChart({ title, groups, series, lines = [], yLabel, yMin = 0, yMax = 1 }: BarChartInput): string {
   const barWidth = 16;
@@ -84,10 +109,21 @@ export function barChart({ title, groups, series, lines = [], yLabel, yMin = 0, 
       `<text transform="translate(${fixed(x0 + (series.length * barWidth) / 2)} ${top + plotHeight + 12}) rotate(35)" font-size="11" ${FONT}>${escapeXml(group.label)}</text>`,
     );
   });
-  lines.forEach((line, i) => {
-    if (!Number.isFinite(line.value)) return;
-    parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${fixed(y(line.value))}" y2="${fixed(y(line.value))}" stroke="${line.color}" stroke-width="1.5" stroke-dasharray="6 4"/>`);
-    parts.push(`<text x="${left + plotWidth + 6}" y="${fixed(y(line.value) + 4 + i * 11)}" font-size="10" fill="${line.color}" ${FONT}>${escapeXml(line.label)}</text>`);
+  const drawn = lines.filter((line) => Number.isFinite(line.value));
+  const labelY = spreadLabels(
+    drawn.map((line) => y(line.value) + 4),
+    LABEL_GAP,
+    top + LABEL_GAP,
+    top + plotHeight + 4,
+  );
+  drawn.forEach((line, i) => {
+    const ly = y(line.value);
+    // Lines at one height share it: their dashes interleave, so none hides another.
+    const together = drawn.filter((other) => Math.abs(y(other.value) - ly) < SAME_HEIGHT);
+    const place = together.indexOf(line);
+    const dashes = together.length === 1 ? 'stroke-dasharray="6 4"' : `stroke-dasharray="${DASH} ${DASH * (together.length - 1)}" stroke-dashoffset="${DASH * place}"`;
+    parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${fixed(ly)}" y2="${fixed(ly)}" stroke="${line.color}" stroke-width="1.5" ${dashes}/>`);
+    parts.push(`<text x="${left + plotWidth + 6}" y="${fixed(labelY[i] ?? ly)}" font-size="10" fill="${line.color}" ${FONT}>${escapeXml(line.label)}</text>`);
   });
   parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotHeight}" stroke="#111"/>`);
   parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${top + plotHeight}" y2="${top + plotHeight}" stroke="#111"/>`);

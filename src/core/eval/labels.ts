@@ -76,10 +76,11 @@ function toLabel(record: unknown, line: number): PreferenceLabel | ImportIssue {
 export function importLabels(text: string): LabelsRead {
   const read = text.trimStart().startsWith('{') ? readJsonLines(text) : readCsv(text);
   const labels: PreferenceLabel[] = [];
+  if (read.fileIssue) return { labels: [], issues: [read.fileIssue] };
   const issues = [...read.issues];
   const seen = new Map<string, number>();
-  for (const { line, record } of read.rows) {
-    const label = toLabel(record, line);
+  for (const { line, value } of read.rows) {
+    const label = toLabel(value, line);
     if ('message' in label) {
       issues.push(label);
       continue;

@@ -76,8 +76,17 @@ export interface PairCounts {
 export interface VariantAccuracy {
   variant: 'right' | 'shuffled' | 'none';
   prefix: EvalPrefix;
-  byType: Partial<Record<QuestionTypeGroup, Interval>>;
-  total: Interval;
+  byType: Partial<Record<QuestionTypeGroup, PersonaMean>>;
+  total: PersonaMean;
+}
+
+/** A mean over personas with its bootstrap interval, which needs two personas to say anything. */
+export interface PersonaMean extends Interval {
+  personas: number;
+}
+
+export function personaMeanOf(cell: AcrossPersonas): PersonaMean {
+  return { ...cell.meanOfPersonas, personas: cell.personas };
 }
 
 export interface PairedDifference extends Interval {
@@ -228,7 +237,7 @@ function mapTypes<In, Out>(byType: Partial<Record<QuestionTypeGroup, In>>, map: 
 }
 
 function variantAccuracy(variant: VariantAccuracy['variant'], entry: PrefixAccuracy): VariantAccuracy {
-  return { variant, prefix: entry.prefix, byType: mapTypes(entry.byType, (cell) => cell.meanOfPersonas), total: entry.total.meanOfPersonas };
+  return { variant, prefix: entry.prefix, byType: mapTypes(entry.byType, personaMeanOf), total: personaMeanOf(entry.total) };
 }
 
 /** Per persona accuracy of one type (or the total), keyed by persona. */

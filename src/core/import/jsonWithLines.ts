@@ -2,7 +2,14 @@
  * A strict JSON parser that remembers where things are. `JSON.parse` tells neither the line each array element
  * starts on (which import issues cite) nor, portably, where a syntax error is (every engine words and places it
  * differently). This recursive-descent parser yields the values `JSON.parse` would, plus those positions.
+ *
+ * Nesting is bounded (MAX_JSON_DEPTH, serde_json's default limit): deeper text is refused as a failure like a
+ * syntax error, so neither this recursion nor anything that later walks the value (JSON.stringify, structured
+ * clone) can overflow the stack on a hostile or broken file.
  */
+
+/** Arrays and objects inside each other; a pair file needs about five. */
+export const MAX_JSON_DEPTH = 128;
 
 export type JsonParseResult =
   | {
@@ -11,7 +18,7 @@ export type JsonParseResult =
       /** For each array in the value: the 1-based line on which each of its elements starts. */
       elementLines: WeakMap<readonly unknown[], number[]>;
     }
-  | { ok: false; line: number; column: number; message: string };
+  | { ok: false; line: number; column: number; message: string; reason: 'syntax' | 'depth' };
 
 export function parseJsonWithLines(text: string): JsonParseResult {
   const parser = new JsonParser(text);
@@ -19,7 +26,7 @@ export function parseJsonWithLines(text: string): JsonParseResult {
     return { ok: true, value: parser.parseDocument(), elementLines: parser.elementLines };
   } catch (error) {
     if (!(error instanceof JsonSyntaxError)) throw error;
-    return { ok: false, line: error.line, column: error.column, message: error.message };
+    return { ok: false, line: error.line, column: error.column, message: error.message, reason: error.reason };
   }
 }
 
@@ -28,6 +35,7 @@ class JsonSyntaxError extends Error {
     message: string,
     readonly line: number,
     readonly column: number,
+    readonly reason: 'syntax' | 'depth' = 'syntax',
   ) {
     super(message);
   }
@@ -45,6 +53,7 @@ class JsonParser {
   private position = 0;
   private line = 1;
   private lineStart = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
@@ -58,8 +67,15 @@ class JsonParser {
 
   private parseValue(): unknown {
     const char = this.text[this.position];
-    if (char === '{') return this.parseObject();
-    if (char === '[') return this.parseArray();
+    if (char === '{' || char === '[') {
+      if (this.depth === MAX_JSON_DEPTH) {
+        throw new JsonSyntaxError(`nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`, this.line, this.position - this.lineStart + 1, 'depth');
+      }
+      this.depth++;
+      const value = char === '{' ? this.parseObject() : this.parseArray();
+      this.depth--;
+      return value;
+    }
     if (char === '"') return this.parseString();
     if (char === 't') return this.parseLiteral('true', true);
     if (char === 'f') return this.parseLiteral('false', false);

@@ -5,6 +5,7 @@
  */
 import Papa from 'papaparse';
 import { parseJsonWithLines } from './jsonWithLines.ts';
+import { FIELD_ALIASES } from './normalizeRecord.ts';
 import type { ImportIssue, RowsRead } from './rows.ts';
 
 const QUOTE_ERRORS: Record<string, string> = {
@@ -30,7 +31,11 @@ function countLineBreaks(text: string, from: number, to: number): number {
   return count;
 }
 
-export function readCsv(text: string): RowsRead {
+/**
+ * `headerProblem` says what makes a header row unusable for the caller's records (the pair importer's needs a
+ * prompt, chosen and rejected column: `pairHeaderProblem`); a name given twice is refused for every caller.
+ */
+export function readCsv(text: string, headerProblem: (names: readonly string[]) => string | undefined = repeatedColumn): RowsRead {
   const read: RowsRead = { rows: [], issues: [] };
   let header: string[] | undefined;
   // Papaparse reports where each row ends; the next row starts there, and lines are found by counting breaks.
@@ -57,9 +62,9 @@ export function readCsv(text: string): RowsRead {
       if (header === undefined) {
         const names = cells.map((cell) => cell.trim());
         header = names;
-        const repeated = names.find((name, index) => names.indexOf(name) !== index);
-        if (repeated !== undefined) {
-          read.issues.push({ line, message: `expected each column name once in the header row, got "${repeated}" more than once` });
+        const problem = headerProblem(names);
+        if (problem !== undefined) {
+          read.fileIssue = { line, message: problem };
           parser.abort();
         }
         return;
@@ -71,10 +76,40 @@ export function readCsv(text: string): RowsRead {
       const record: Record<string, unknown> = Object.fromEntries(header.map((name, index) => [name, cells[index]]));
       const metaIssue = parseMetaCell(record, line);
       if (metaIssue) read.issues.push(metaIssue);
-      else read.rows.push({ line, record });
+      else read.rows.push({ line, value: record });
     },
   });
   return read;
+}
+
+const REQUIRED_COLUMNS = ['prompt', 'chosen', 'rejected'] as const;
+
+/** Lists at most five column names, each cut to 40 characters. */
+function listColumns(names: readonly string[]): string {
+  const shown = names.slice(0, 5).map((name) => JSON.stringify(name.length > 40 ? `${name.slice(0, 39)}…` : name));
+  return `${shown.join(', ')}${names.length > 5 ? `, … (${names.length} columns)` : ''}`;
+}
+
+function repeatedColumn(names: readonly string[]): string | undefined {
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  return repeated === undefined ? undefined : `expected each column name once in the header row, got "${repeated}" more than once`;
+}
+
+/**
+ * What is wrong with a header row of pairs, if anything: a name given twice, or no column for a part of a pair (then every
+ * row would fail for the same reason, so it is said once, for the file). A header naming no pair field at all is
+ * most likely not CSV of pairs: plain text or another table.
+ */
+export function pairHeaderProblem(names: readonly string[]): string | undefined {
+  const repeated = repeatedColumn(names);
+  if (repeated !== undefined) return repeated;
+  const missing = REQUIRED_COLUMNS.filter((field) => !FIELD_ALIASES[field].some((alias) => names.includes(alias)));
+  if (missing.length === REQUIRED_COLUMNS.length) {
+    return `expected JSON, JSON Lines or CSV whose header row names prompt, chosen and rejected; read as CSV, the first line names the columns ${listColumns(names)}`;
+  }
+  if (missing.length === 0) return undefined;
+  const wanted = missing.map((field) => `${field} (${FIELD_ALIASES[field].join(', ')})`).join(' and ');
+  return `expected the header row to name a column for ${wanted}, got ${listColumns(names)}`;
 }
 
 /** Replaces the `meta` cell's JSON text by its value; an empty cell means no meta. */
