@@ -10,6 +10,7 @@ import { scorableKinds } from '../lib/prefixChoice.ts';
 import { UiSettings } from '../storage/records.ts';
 import { Repository } from '../storage/repository.ts';
 import { CompareController } from './compare.svelte.ts';
+import { ElicitationController } from './elicitation.svelte.ts';
 import { ModelController, type ModelWorkerOptions } from './model.svelte.ts';
 import { PairsController, type PairsContext } from './pairs.svelte.ts';
 import { PersonaController } from './persona.svelte.ts';
@@ -31,6 +32,7 @@ export class Playground {
   readonly compare: CompareController;
   readonly scoring: ScoringController;
   readonly tokens: TokenViewController;
+  readonly elicitation: ElicitationController;
   #ready = $state(false);
   #skipped = $state(0);
   #initialized = false;
@@ -46,6 +48,10 @@ export class Playground {
     this.compare = new CompareController(repo, this.model, this.persona, () => this.pairs.person?.key, onSettings);
     this.scoring = new ScoringController(repo, this.model, this.persona, getPerson, onSettings);
     this.tokens = new TokenViewController(this.model);
+    this.elicitation = new ElicitationController(repo, this.model, this.persona, () => {
+      const { convention, aggregation } = this.scoring.settings;
+      return { convention, aggregation };
+    });
   }
 
   static async create(options: PlaygroundOptions = {}): Promise<Playground> {
@@ -74,6 +80,7 @@ export class Playground {
     await Promise.all([
       this.model.init({ modelId: settings.modelId, device: settings.device, customModels: settings.customModels }),
       this.compare.init(settings.sampling),
+      this.elicitation.init(),
       this.pairs.init(settings.activePairSetId, settings.person),
     ]);
     this.#initialized = true;
@@ -91,7 +98,11 @@ export class Playground {
 
   #onContext({ pairSetId, person }: PairsContext): void {
     this.tokens.close();
-    this.#contextLoaded = Promise.all([this.persona.setContext(pairSetId, person), this.scoring.setContext(pairSetId, person)]).then(() => {
+    this.#contextLoaded = Promise.all([
+      this.persona.setContext(pairSetId, person),
+      this.scoring.setContext(pairSetId, person),
+      this.elicitation.setContext(pairSetId, person),
+    ]).then(() => {
       this.#skipped = this.repo.skipped;
     });
     if (this.#initialized) this.#saveSettings();

@@ -22,6 +22,10 @@ export interface PlaygroundSchema extends DBSchema {
   results: { key: [string, string, string]; value: unknown; indexes: { byRun: string } };
   generations: { key: string; value: unknown; indexes: { byCreatedAt: number } };
   settings: { key: string; value: unknown };
+  /** Elicitation: each question's pick, by [pairSetId, person]. */
+  annotations: { key: string; value: unknown; indexes: { byPerson: [string, string] } };
+  /** Elicitation: each persona re-inferred from the answers, with its test accuracy. */
+  elicitationCheckpoints: { key: string; value: unknown; indexes: { byPerson: [string, string] } };
 }
 
 export type PlaygroundDb = IDBPDatabase<PlaygroundSchema>;
@@ -47,6 +51,11 @@ const MIGRATIONS: readonly Migration[] = [
       const upgraded = withInferenceRecord(cursor.value);
       if (upgraded !== cursor.value) await cursor.update(upgraded);
     }
+  },
+  // v3: active persona elicitation (issue 13): annotated choices and the personas inferred from them.
+  (db) => {
+    db.createObjectStore('annotations', { keyPath: 'id' }).createIndex('byPerson', ['pairSetId', 'person']);
+    db.createObjectStore('elicitationCheckpoints', { keyPath: 'id' }).createIndex('byPerson', ['pairSetId', 'person']);
   },
 ];
 

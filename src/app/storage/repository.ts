@@ -16,8 +16,10 @@ import {
   StoredPairSet,
   UiSettings,
 } from './records.ts';
+import { AnnotatedChoice, ElicitationCheckpoint, ElicitationSettings } from './elicitationRecords.ts';
 
 const SETTINGS_KEY = 'ui';
+const ELICITATION_SETTINGS_KEY = 'elicitation';
 /** Generations kept; older ones are deleted when a new one is saved. */
 const GENERATIONS_KEPT = 50;
 
@@ -77,6 +79,17 @@ export class Repository {
     await this.#db?.put('settings', UiSettings.parse(settings), SETTINGS_KEY);
   }
 
+  async loadElicitationSettings(): Promise<ElicitationSettings> {
+    const stored = this.#db ? await this.#db.get('settings', ELICITATION_SETTINGS_KEY) : undefined;
+    // Each field has its own fallback, so this parse succeeds for any object.
+    const parsed = ElicitationSettings.safeParse(typeof stored === 'object' && stored !== null ? stored : {});
+    return parsed.success ? parsed.data : ElicitationSettings.parse({});
+  }
+
+  async saveElicitationSettings(settings: ElicitationSettings): Promise<void> {
+    await this.#db?.put('settings', ElicitationSettings.parse(settings), ELICITATION_SETTINGS_KEY);
+  }
+
   // Pair sets ----------------------------------------------------------------------------------
 
   async pairSets(): Promise<StoredPairSet[]> {
@@ -94,12 +107,17 @@ export class Repository {
     if (!this.#db) return;
     const runs = (await this.runs()).filter((run) => run.pairSetId === id);
     for (const run of runs) await this.deleteRun(run.id);
-    const tx = this.#db.transaction(['pairSets', 'personaVersions'], 'readwrite');
+    const tx = this.#db.transaction(['pairSets', 'personaVersions', 'annotations', 'elicitationCheckpoints'], 'readwrite');
     await tx.objectStore('pairSets').delete(id);
     const versions = tx.objectStore('personaVersions');
     for await (const cursor of versions) {
       const version = PersonaVersion.safeParse(cursor.value);
       if (version.success && version.data.pairSetId === id) await cursor.delete();
+    }
+    // Elicitation records are indexed by [pairSetId, person]: every person of the set.
+    const ofSet = IDBKeyRange.bound([id], [id, []]);
+    for (const store of ['annotations', 'elicitationCheckpoints'] as const) {
+      for await (const cursor of tx.objectStore(store).index('byPerson').iterate(ofSet)) await cursor.delete();
     }
     await tx.done;
   }
@@ -148,6 +166,29 @@ export class Repository {
     const keys = await tx.objectStore('results').index('byRun').getAllKeys(id);
     for (const key of keys) await tx.objectStore('results').delete(key);
     await tx.done;
+  }
+
+  // Elicitation --------------------------------------------------------------------------------
+
+  /** The person's annotated choices in the pair set, oldest first. */
+  async annotations(pairSetId: string, person: string): Promise<AnnotatedChoice[]> {
+    if (!this.#db) return [];
+    const values = await this.#db.getAllFromIndex('annotations', 'byPerson', [pairSetId, person]);
+    return this.#parseAll(AnnotatedChoice, values).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async saveAnnotation(choice: AnnotatedChoice): Promise<void> {
+    await this.#db?.put('annotations', AnnotatedChoice.parse(choice));
+  }
+
+  async checkpoints(pairSetId: string, person: string): Promise<ElicitationCheckpoint[]> {
+    if (!this.#db) return [];
+    const values = await this.#db.getAllFromIndex('elicitationCheckpoints', 'byPerson', [pairSetId, person]);
+    return this.#parseAll(ElicitationCheckpoint, values).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async saveCheckpoint(checkpoint: ElicitationCheckpoint): Promise<void> {
+    await this.#db?.put('elicitationCheckpoints', ElicitationCheckpoint.parse(checkpoint));
   }
 
   // Generations --------------------------------------------------------------------------------

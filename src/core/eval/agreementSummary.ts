@@ -55,7 +55,7 @@ export interface AgreementSummary {
 }
 
 /** Whether the pair's `chosen` answer is shown second in its fixed order. */
-function chosenSecond(pairId: string): boolean {
+export function chosenSecond(pairId: string): boolean {
   return Number.parseInt(hash64Hex(`position\u0000${pairId}`).slice(-1), 16) % 2 === 1;
 }
 
