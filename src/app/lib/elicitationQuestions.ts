@@ -40,12 +40,20 @@ export function generatedQuestions(questions: readonly string[], selfDescription
   return dedupQuestions(questions).map((question) => ({ id: questionId(question), text: question, source: 'generated' as const, selfDescription }));
 }
 
+/** A self-description as G.2 is given it: one line, single spaces. */
+export function oneLine(text: string): string {
+  return text.trim().replace(/\s+/gu, ' ');
+}
+
+/** Tokens G.2's reply may take: enough for a numbered list of GENERATED_QUESTION_COUNT questions. */
+export const G2_MAX_NEW_TOKENS = 512;
+
 /**
  * G.2's personal-questions prompt for someone known only by their own one-line description: it
  * stands where G.2 names the famous person and is the one category the questions may draw on.
  */
 export function selfDescriptionMessages(selfDescription: string, count = GENERATED_QUESTION_COUNT): ChatMessage[] {
-  const description = selfDescription.trim().replace(/\s+/gu, ' ');
+  const description = oneLine(selfDescription);
   return [
     { role: 'system', content: ASSISTANT_SYSTEM_PROMPT },
     { role: 'user', content: personalQuestionsPrompt({ name: `someone who describes themselves as "${description}"`, nResponses: count, axes: [description] }) },

@@ -22,7 +22,7 @@ import { sampleWithoutReplacement } from '../../core/random.ts';
 import type { PreferencePair } from '../../core/schema.ts';
 import { fileStamp, newId } from '../lib/debounce.ts';
 import { chosenSecond } from '../../core/eval/agreementSummary.ts';
-import { generatedQuestions, pairSetQuestions, pastedQuestions, questionsFromReply, selfDescriptionMessages } from '../lib/elicitationQuestions.ts';
+import { G2_MAX_NEW_TOKENS, generatedQuestions, oneLine, pairSetQuestions, pastedQuestions, questionsFromReply, selfDescriptionMessages } from '../lib/elicitationQuestions.ts';
 import { annotatedPair, answerMargin, generateAnswers, plannedAnswers, type ScoringChoice } from '../lib/elicitationWork.ts';
 import { FrameBatch } from '../lib/frameBatch.ts';
 import type { Person } from '../lib/people.ts';
@@ -177,14 +177,15 @@ export class ElicitationController {
 
   /** Asks the loaded model for questions (G.2) that someone of the self-description would ask. */
   async writeQuestions(): Promise<void> {
-    const description = this.#settings.selfDescription.trim();
+    const description = oneLine(this.#settings.selfDescription);
     this.#error = null;
     if (!description) return this.#fail('Describe yourself in one line first (e.g. "a retired teacher who cycles and cooks vegetarian").');
     this.#generating = true;
     try {
       const { maxNewTokens, temperature, topP, topK, seed } = this.#settings.sampling;
+      // The section's answer length is for answers; a list of questions needs room.
       const reply = await this.#model.run('generate', 'writing questions (G.2)', (engine, signal) =>
-        engine.generate(selfDescriptionMessages(description), { maxNewTokens: Math.max(maxNewTokens, 256), temperature, topP, topK, seed }, undefined, signal),
+        engine.generate(selfDescriptionMessages(description), { maxNewTokens: Math.max(maxNewTokens, G2_MAX_NEW_TOKENS), temperature, topP, topK, seed }, undefined, signal),
       );
       const questions = questionsFromReply(reply.text);
       if (questions.length === 0) return this.#fail('The model wrote no readable questions. Try again with another seed, or paste your own list.');

@@ -30,7 +30,7 @@ describe('IndexedDB migrations', () => {
   it('a new database gets every store at the latest version', async () => {
     const db = await openPlaygroundDb('fresh');
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['generations', 'pairSets', 'personaVersions', 'results', 'runs', 'settings']);
+    expect([...db.objectStoreNames].sort()).toEqual(['annotations', 'elicitationCheckpoints', 'generations', 'pairSets', 'personaVersions', 'results', 'runs', 'settings']);
     db.close();
   });
 
