@@ -12,7 +12,7 @@ import { annotatedPair } from '../../../src/app/lib/elicitationWork.ts';
 import { selfDescriptionMessages } from '../../../src/app/lib/elicitationQuestions.ts';
 import type { Playground } from '../../../src/app/state/playground.svelte.ts';
 import { openPlaygroundDb } from '../../../src/app/storage/db.ts';
-import { AnnotatedChoice, ElicitationCheckpoint } from '../../../src/app/storage/elicitationRecords.ts';
+import type { AnnotatedChoice, ElicitationCheckpoint } from '../../../src/app/storage/elicitationRecords.ts';
 import { Repository } from '../../../src/app/storage/repository.ts';
 import { chosenSecond } from '../../../src/core/eval/agreementSummary.ts';
 import { importLabels } from '../../../src/core/eval/labels.ts';
