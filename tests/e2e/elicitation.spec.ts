@@ -10,9 +10,9 @@
  * The tiny model's weights are random, so its answers are noise; what is checked is what the
  * page does with them. SwiftShader compiles shaders per tensor shape, so answers stay short.
  */
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { AnnotatedChoice, ElicitationCheckpoint } from '../../src/app/storage/elicitationRecords.ts';
-import { expectPageClean, installProbes, readRecords, watchPage, type PageWatch } from './support/pageProbes.ts';
+import { expectPageClean, openWatchedPage, readRecords, type WatchedPage } from './support/pageProbes.ts';
 import { PERSON, TEST_COUNT } from './support/pairsFixture.ts';
 import { ensureModel, ensurePairs, reload, setNumber } from './support/pageSteps.ts';
 
@@ -23,30 +23,23 @@ for (const device of DEVICES) {
   test.describe(`elicitation on ${device}`, () => {
     test.describe.configure({ mode: 'serial' });
 
-    let context: BrowserContext;
+    let session: WatchedPage;
     let page: Page;
-    let watch: PageWatch;
-    let origin: string;
 
     test.beforeAll(async ({ browser }, testInfo) => {
-      const baseURL = testInfo.project.use.baseURL as string;
-      origin = new URL(baseURL).origin;
-      context = await browser.newContext({ baseURL });
-      await installProbes(context);
-      page = await context.newPage();
-      watch = await watchPage(context, page);
-      await page.goto('./');
+      session = await openWatchedPage(browser, testInfo.project.use.baseURL as string);
+      page = session.page;
     });
 
     test.afterEach(async () => {
-      await expectPageClean(page, watch, origin);
+      await expectPageClean(page, session.watch, session.origin);
     });
 
     test.afterAll(async () => {
-      await context.close();
+      await session.context.close();
     });
 
-    const section = () => page.getByRole('region', { name: 'Elicitation' });
+    const section = () => page.getByRole('region', { name: 'Elicitation', exact: true });
     const shot = (name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
 
     /** Leaves every field, so the section's keys apply. */

@@ -69,10 +69,7 @@ export class Repository {
   // Settings -----------------------------------------------------------------------------------
 
   async loadSettings(): Promise<UiSettings> {
-    const stored = this.#db ? await this.#db.get('settings', SETTINGS_KEY) : undefined;
-    // Each field has its own fallback, so this parse succeeds for any object.
-    const parsed = UiSettings.safeParse(typeof stored === 'object' && stored !== null ? stored : {});
-    return parsed.success ? parsed.data : UiSettings.parse({});
+    return this.#loadSettingsRecord(SETTINGS_KEY, UiSettings);
   }
 
   async saveSettings(settings: UiSettings): Promise<void> {
@@ -80,14 +77,18 @@ export class Repository {
   }
 
   async loadElicitationSettings(): Promise<ElicitationSettings> {
-    const stored = this.#db ? await this.#db.get('settings', ELICITATION_SETTINGS_KEY) : undefined;
-    // Each field has its own fallback, so this parse succeeds for any object.
-    const parsed = ElicitationSettings.safeParse(typeof stored === 'object' && stored !== null ? stored : {});
-    return parsed.success ? parsed.data : ElicitationSettings.parse({});
+    return this.#loadSettingsRecord(ELICITATION_SETTINGS_KEY, ElicitationSettings);
   }
 
   async saveElicitationSettings(settings: ElicitationSettings): Promise<void> {
     await this.#db?.put('settings', ElicitationSettings.parse(settings), ELICITATION_SETTINGS_KEY);
+  }
+
+  /** A settings record whose every field has its own fallback, so the parse succeeds for any object. */
+  async #loadSettingsRecord<T>(key: string, schema: z.ZodType<T>): Promise<T> {
+    const stored = this.#db ? await this.#db.get('settings', key) : undefined;
+    const parsed = schema.safeParse(typeof stored === 'object' && stored !== null ? stored : {});
+    return parsed.success ? parsed.data : schema.parse({});
   }
 
   // Pair sets ----------------------------------------------------------------------------------
