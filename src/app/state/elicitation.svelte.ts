@@ -20,7 +20,7 @@ import { AppError, toSerializedError } from '../../core/errors.ts';
 import { exportPairs } from '../../core/exportPairs.ts';
 import { sampleWithoutReplacement } from '../../core/random.ts';
 import type { PreferencePair } from '../../core/schema.ts';
-import { fileStamp, newId } from '../lib/debounce.ts';
+import { debounce, fileStamp, newId } from '../lib/debounce.ts';
 import { chosenSecond } from '../../core/eval/agreementSummary.ts';
 import { G2_MAX_NEW_TOKENS, generatedQuestions, oneLine, pairSetQuestions, pastedQuestions, questionsFromReply, selfDescriptionMessages } from '../lib/elicitationQuestions.ts';
 import { annotatedPair, answerMargin, generateAnswers, plannedAnswers, type ScoringChoice } from '../lib/elicitationWork.ts';
@@ -69,6 +69,7 @@ export class ElicitationController {
   #working = $state<string | null>(null);
   #error = $state<string | null>(null);
   #generating = $state(false);
+  readonly #saveSettings = debounce(() => void this.#repo.saveElicitationSettings(this.#settings), 300);
 
   readonly #questions = $derived.by((): ElicitationQuestion[] => {
     const { source, pastedQuestions: pasted, generatedQuestions: generated, generatedFrom } = this.#settings;
@@ -107,7 +108,7 @@ export class ElicitationController {
   }
   set settings(value: ElicitationSettings) {
     this.#settings = ElicitationSettings.parse($state.snapshot(value));
-    void this.#repo.saveElicitationSettings(this.#settings);
+    this.#saveSettings();
   }
   get person(): Person | undefined {
     return this.#person;
@@ -319,6 +320,11 @@ export class ElicitationController {
   exportPairs(): { text: string; fileName: string } | null {
     const pairs = this.#annotations.flatMap((choice) => annotatedPair(choice) ?? []);
     return pairs.length === 0 ? null : { text: exportPairs(pairs, 'jsonl'), fileName: `annotated-pairs-${fileStamp(Date.now())}.jsonl` };
+  }
+
+  /** Saves pending settings now (before the page is hidden). */
+  flush(): void {
+    this.#saveSettings.flush();
   }
 
   // Internals -----------------------------------------------------------------------------------

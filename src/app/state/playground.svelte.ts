@@ -148,6 +148,7 @@ export class Playground {
   /** Writes pending edits and settings now. */
   flush(): void {
     this.pairs.flush();
+    this.elicitation.flush();
     this.#saveSettings.flush();
   }
 

@@ -94,6 +94,8 @@ describe('annotating by keyboard', () => {
     expect(elicitation.pairsOf('random')).toHaveLength(2);
     expect(elicitation.remaining('random')).toHaveLength(3);
 
+    playground.flush();
+    await settle();
     const reloaded = (await openPlayground('elicit-keys')).playground.elicitation;
     expect(reloaded.annotations).toEqual(elicitation.annotations);
     expect(reloaded.settings).toEqual(elicitation.settings);
