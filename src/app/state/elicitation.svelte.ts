@@ -223,7 +223,7 @@ export class ElicitationController {
             candidates.push({ id: question.id, prompt: question.text });
             continue;
           }
-          this.#working = `Answering and scoring candidate ${index + 1} of ${pool.length}: ${question.text}`;
+          this.#working = `${mode === 'pair-set' ? 'Scoring' : 'Answering and scoring'} candidate ${index + 1} of ${pool.length}: ${question.text}`;
           const answers = await this.#answers(engine, question, persona, sampling, signal);
           answered[question.id] = answers;
           const margin = await this.#margin(engine, question, answers, persona, scoring, signal);
