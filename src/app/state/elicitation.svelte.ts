@@ -69,6 +69,8 @@ export class ElicitationController {
   #working = $state<string | null>(null);
   #error = $state<string | null>(null);
   #generating = $state(false);
+  /** Answers written in this page, by what made them (see #answers); not reactive, never shown as such. */
+  #written: Record<string, [ShownAnswer, ShownAnswer]> = {};
   readonly #saveSettings = debounce(() => void this.#repo.saveElicitationSettings(this.#settings), 300);
 
   readonly #questions = $derived.by((): ElicitationQuestion[] => {
@@ -340,7 +342,15 @@ export class ElicitationController {
   ): Promise<[ShownAnswer, ShownAnswer]> {
     const { mode } = this.#settings;
     if (mode === 'pair-set') return this.#pairSetAnswers(question);
-    return generateAnswers(engine, plannedAnswers(question, mode, sampling, persona), sampling, onText, signal);
+    const planned = plannedAnswers(question, mode, sampling, persona);
+    // The same prompts, seeds, sampling and model write the same answers: "Active" scores a few
+    // candidates per question and most come round again, so they are written once.
+    const key = JSON.stringify([engine.info.model, engine.info.device, sampling, planned.map(({ kind, userContent, seed }) => [kind, userContent, seed])]);
+    const known = this.#written[key];
+    if (known) return known;
+    const answers = await generateAnswers(engine, planned, sampling, onText, signal);
+    this.#written[key] = answers;
+    return answers;
   }
 
   #pairSetAnswers(question: ElicitationQuestion): [ShownAnswer, ShownAnswer] {

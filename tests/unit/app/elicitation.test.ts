@@ -221,6 +221,20 @@ describe('choosing the next question', () => {
     expect(elicitation.current?.answers.map((answer) => answer.kind)).toEqual(chosenSecond(least.id) ? ['rejected', 'chosen'] : ['chosen', 'rejected']);
   });
 
+  it('"Active" writes each candidate’s answers once: a candidate scored before is not written again', async () => {
+    const rig = await readyRig('elicit-active-written');
+    const { playground } = rig;
+    configure(playground, { source: 'pasted', pastedQuestions: 'Tea or coffee?\nCats or dogs?\nSea or mountains?\nBooks or films?\n', mode: 'samples', strategy: 'active', candidates: 3, every: 10 });
+    await answer(playground, 3);
+    expect(playground.elicitation.error).toBeNull();
+    const written = sent(rig, 'generate').map((request) => JSON.stringify(request.payload));
+    // 3 questions scored in the first round, then 2 of 3 left, then the 1 left: at most 4 questions, 2 answers each.
+    expect(new Set(written).size).toBe(written.length);
+    expect(written.length).toBeLessThanOrEqual(8);
+    // Each step still scored every candidate it had.
+    expect(sent(rig, 'score')).toHaveLength(3 + 3 + 2);
+  });
+
   it('"Active" with fewer candidates than questions says how many it scored', async () => {
     const playground = await ready('elicit-active-pool');
     configure(playground, { source: 'pair-set', mode: 'pair-set', strategy: 'active', candidates: 3 });
