@@ -39,6 +39,9 @@ for (const device of DEVICES) {
       await session.context.close();
     });
 
+    // SwiftShader compiles a shader for every new tensor shape: the model steps take minutes there.
+    test.slow(device === 'webgpu', 'WebGPU runs on SwiftShader');
+
     const section = () => page.getByRole('region', { name: 'Elicitation', exact: true });
     const shot = (name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
 
