@@ -143,6 +143,12 @@ for (const device of DEVICES) {
         ['random', 2, TEST_COUNT],
       ]);
       await shot('reloaded');
+
+      // A phone: the section's table and curve scroll in their own boxes; the page never scrolls sideways.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await section().scrollIntoViewIfNeeded();
+      await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await page.setViewportSize({ width: 1280, height: 720 });
     });
   });
 }
