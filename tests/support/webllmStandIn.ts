@@ -8,7 +8,9 @@ import * as ort from 'onnxruntime-node';
 import type { OrtLike, OrtSession } from './webllmStandIn/kvSequence.ts';
 import { standInFromModelFiles, type StandInOptions, type WebLlmStandIn } from './webllmStandIn/world.ts';
 
-export { DEFAULT_LIBRARY, TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, webllmError, type StandInEngine, type StandInOptions } from './webllmStandIn/world.ts';
+export type { StandInEngine } from './webllmStandIn/engine.ts';
+export { webllmError } from './webllmStandIn/errors.ts';
+export { DEFAULT_LIBRARY, TINYLLAMA_V1_CONV_TEMPLATE, WebLlmStandIn, type StandInOptions } from './webllmStandIn/world.ts';
 
 /** onnxruntime-node's tensors, typed for the stand-in. */
 export const nodeOrt: OrtLike = {
