@@ -143,7 +143,7 @@ export type TokenListener = (text: string, tokensSoFar?: number) => void;
 
 /**
  * One loaded model. Errors are AppErrors whose code says what happened (src/core/errors.ts);
- * each backend adds its own (an unreachable server, a lost GPU device, `worker-crashed` behind
+ * each backend adds its own (an unreachable server, a lost graphics device, `worker-crashed` behind
  * the worker client).
  *
  * Cancellation: methods that take a `signal` check it before any work and reject with AppError
@@ -153,17 +153,17 @@ export type TokenListener = (text: string, tokensSoFar?: number) => void;
  * `generate` supersedes a pending one (which rejects with `aborted`) unless it queues.
  */
 export interface Engine {
-  /** What was loaded: backend, model, device, context window, special tokens, chat template, scoring method. Fixed for the engine's life. */
+  /** What was loaded: backend, model, device, context length, special tokens, chat template, scoring method. Fixed for the engine's life. */
   readonly info: EngineInfo;
   /**
    * Renders `messages` with `info.chatTemplate` (generation prompt added) and samples a reply.
    * `onToken` receives the reply's text in pieces as they are decoded. Resolves with the reply's
    * text and token ids, the prompt's token count, the exact prompt string, and why it stopped:
-   * `eos`, `length` (maxNewTokens or the context window) or `aborted` (the signal fired
+   * `eos`, `length` (maxNewTokens or `info.contextWindow`) or `aborted` (the signal fired
    * mid-generation; `text` holds what was generated until then). A `seed` makes sampling
    * repeatable where the backend supports it (temperature 0 is greedy).
    * @throws AppError `aborted` when the signal is aborted before generation starts;
-   *   `context-exceeded` when the prompt does not fit the context window.
+   *   `context-exceeded` when the prompt does not fit `info.contextWindow`.
    */
   generate(
     messages: readonly ChatMessage[],
@@ -206,7 +206,7 @@ export interface Engine {
    */
   tokenize(text: string): Promise<number[]>;
   /**
-   * Frees the model (GPU memory, ONNX sessions, the worker) and resolves once it is freed. Cancel
+   * Frees the model (device memory, ONNX sessions, the worker) and resolves once it is freed. Cancel
    * pending work first: the worker client and the OpenAI-compatible engine stop it themselves (a
    * running generation ends as a cancelled one, other calls reject), other backends may fail it
    * with a backend error. The engine is not used afterwards; calls that still arrive reject
