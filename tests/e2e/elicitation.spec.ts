@@ -12,7 +12,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { AnnotatedChoice, ElicitationCheckpoint } from '../../src/app/storage/elicitationRecords.ts';
-import { expectPageClean, openWatchedPage, readRecords, type WatchedPage } from './support/pageProbes.ts';
+import { readRecords, shareWatchedPage } from './support/pageProbes.ts';
 import { PERSON, TEST_COUNT } from './support/pairsFixture.ts';
 import { ensureModel, ensurePairs, reload, setNumber } from './support/pageSteps.ts';
 
@@ -23,21 +23,8 @@ for (const device of DEVICES) {
   test.describe(`elicitation on ${device}`, () => {
     test.describe.configure({ mode: 'serial' });
 
-    let session: WatchedPage;
     let page: Page;
-
-    test.beforeAll(async ({ browser }, testInfo) => {
-      session = await openWatchedPage(browser, testInfo.project.use.baseURL as string);
-      page = session.page;
-    });
-
-    test.afterEach(async () => {
-      await expectPageClean(page, session.watch, session.origin);
-    });
-
-    test.afterAll(async () => {
-      await session.context.close();
-    });
+    shareWatchedPage((opened) => (page = opened));
 
     // SwiftShader compiles a shader for every new tensor shape: the model steps take minutes there.
     test.slow(device === 'webgpu', 'WebGPU runs on SwiftShader');

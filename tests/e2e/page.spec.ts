@@ -21,9 +21,9 @@
  * sequences short; both walks cover the same features.
  */
 import { readFile } from 'node:fs/promises';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { PersonaVersion, ScoringRun, StoredGeneration, StoredPairSet } from '../../src/app/storage/records.ts';
-import { expectPageClean, openWatchedPage, putRecord, readRecords, type PageWatch } from './support/pageProbes.ts';
+import { putRecord, readRecords, shareWatchedPage } from './support/pageProbes.ts';
 import { HOSTILE_MARKDOWN, MALFORMED, PERSON, TEST_COUNT, TRAIN_COUNT, VALID_COUNT, malformedLine, pastedText } from './support/pairsFixture.ts';
 import {
   GROSS_LONG_TASK_MS,
@@ -55,22 +55,8 @@ for (const { device, stopTokens } of WALKS) {
     // Not serial: a failed test does not skip the rest (each rebuilds what it needs).
     test.describe.configure({ mode: 'default' });
 
-    let context: BrowserContext;
     let page: Page;
-    let watch: PageWatch;
-    let origin: string;
-
-    test.beforeAll(async ({ browser }, testInfo) => {
-      ({ context, page, watch, origin } = await openWatchedPage(browser, testInfo.project.use.baseURL as string));
-    });
-
-    test.afterEach(async () => {
-      await expectPageClean(page, watch, origin);
-    });
-
-    test.afterAll(async () => {
-      await context.close();
-    });
+    shareWatchedPage((opened) => (page = opened));
 
     const screenshot = (name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
     const longestTask = (phase: string, ms: number) => {

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
 import Papa from 'papaparse';
 import { PairResult, ScoringRun, StoredPairSet } from '../../src/app/storage/records.ts';
-import { expectPageClean, openWatchedPage, putRecord, readRecords, type WatchedPage } from './support/pageProbes.ts';
+import { putRecord, readRecords, shareWatchedPage } from './support/pageProbes.ts';
 import { PERSON, pastedText } from './support/pairsFixture.ts';
 import { MODEL_ID, ensureModel, ensurePairs, ensurePersona, expectModelReady, expectRunComplete, reload, setNumber, side } from './support/pageSteps.ts';
 
@@ -74,22 +74,11 @@ function viewerRun(pairSetId: string): { run: ScoringRun; results: PairResult[] 
 test.describe('results, focus and small screens', () => {
   test.describe.configure({ mode: 'default' });
 
-  let session: WatchedPage;
   let page: Page;
-
-  test.beforeAll(async ({ browser }, testInfo) => {
-    session = await openWatchedPage(browser, testInfo.project.use.baseURL as string);
-    page = session.page;
-  });
-
-  test.afterEach(async () => {
-    await page.setViewportSize({ width: 1280, height: 720 });
-    await expectPageClean(page, session.watch, session.origin);
-  });
-
-  test.afterAll(async () => {
-    await session.context.close();
-  });
+  shareWatchedPage(
+    (opened) => (page = opened),
+    (tested) => tested.setViewportSize({ width: 1280, height: 720 }),
+  );
 
   const matrix = () => page.getByTestId('results-table');
   const shownPairs = async () => matrix().locator('tbody tr[data-pair-id]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-pair-id')));

@@ -6,7 +6,7 @@
  * (`expectPageClean`). Also raw access to
  * the page's IndexedDB, for records a test writes or reads as stored.
  */
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 declare global {
   interface Window {
@@ -166,7 +166,7 @@ export async function watchPage(context: BrowserContext, page: Page): Promise<Pa
   return watch;
 }
 
-export interface WatchedPage {
+interface WatchedPage {
   context: BrowserContext;
   page: Page;
   watch: PageWatch;
@@ -175,13 +175,34 @@ export interface WatchedPage {
 }
 
 /** A fresh browser context (an empty profile) with the probes installed, and its page opened at `baseURL`, watched. */
-export async function openWatchedPage(browser: Browser, baseURL: string): Promise<WatchedPage> {
+async function openWatchedPage(browser: Browser, baseURL: string): Promise<WatchedPage> {
   const context = await browser.newContext({ baseURL });
   await installProbes(context);
   const page = await context.newPage();
   const watch = await watchPage(context, page);
   await page.goto('./');
   return { context, page, watch, origin: new URL(baseURL).origin };
+}
+
+/**
+ * One watched page shared by the tests of the enclosing describe block: opened in a fresh context
+ * before the first (`onOpen` receives it), checked clean after each (after `beforeCheck`, which
+ * puts back what a test may leave, such as the viewport), closed after the last.
+ */
+export function shareWatchedPage(onOpen: (page: Page) => void, beforeCheck?: (page: Page) => Promise<void>): void {
+  let session: WatchedPage | undefined;
+  test.beforeAll(async ({ browser }, testInfo) => {
+    session = await openWatchedPage(browser, testInfo.project.use.baseURL as string);
+    onOpen(session.page);
+  });
+  test.afterEach(async () => {
+    const { page, watch, origin } = session as WatchedPage;
+    await beforeCheck?.(page);
+    await expectPageClean(page, watch, origin);
+  });
+  test.afterAll(async () => {
+    await session?.context.close();
+  });
 }
 
 /**
