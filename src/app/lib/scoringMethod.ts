@@ -12,11 +12,12 @@ const METHOD_WORDS: Record<string, string> = {
   'forced-decode-prompt-once': 'token by token (forced decoding), the prompt computed once',
 };
 
+/** Longest first, so "one-pass-cached-prompt" is not read as "one-pass". */
+const METHOD_IDS = Object.keys(METHOD_WORDS).sort((a, b) => b.length - a.length);
+
 /** "one pass: …" for a known id (any text after the id, e.g. "(checked … at the first score)", is kept). */
 export function describeScoringMethod(method: string): string {
-  const id = Object.keys(METHOD_WORDS)
-    .sort((a, b) => b.length - a.length)
-    .find((candidate) => method === candidate || method.startsWith(`${candidate} `));
+  const id = METHOD_IDS.find((candidate) => method === candidate || method.startsWith(`${candidate} `));
   return id ? `${METHOD_WORDS[id]}${method.slice(id.length)}` : method;
 }
 

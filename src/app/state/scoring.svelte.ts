@@ -350,16 +350,18 @@ export class ScoringController {
   async #keepCheck(run: ScoringRun, check: ScoringCheck): Promise<ScoringRun> {
     const current = run.scoringCheck;
     if (current && current.method === check.method && current.reason === check.reason && current.subject === check.subject) return run;
-    const updated: ScoringRun = { ...run, scoringCheck: check };
-    await this.#repo.saveRun(updated);
-    this.#runs = this.#runs.map((candidate) => (candidate.id === run.id ? updated : candidate));
-    return updated;
+    return this.#saveRun({ ...run, scoringCheck: check });
   }
 
   async #saveStatus(run: ScoringRun, status: ScoringRun['status']): Promise<void> {
-    const updated: ScoringRun = { ...run, status, ...(status !== 'running' && { finishedAt: Date.now() }) };
-    await this.#repo.saveRun(updated);
-    this.#runs = this.#runs.map((candidate) => (candidate.id === run.id ? updated : candidate));
+    await this.#saveRun({ ...run, status, ...(status !== 'running' && { finishedAt: Date.now() }) });
+  }
+
+  /** Stores `run` and shows it in place of its older self. */
+  async #saveRun(run: ScoringRun): Promise<ScoringRun> {
+    await this.#repo.saveRun(run);
+    this.#runs = this.#runs.map((candidate) => (candidate.id === run.id ? run : candidate));
+    return run;
   }
 
   #fail(message: string): void {
